@@ -1,0 +1,22 @@
+import { defineConfig } from 'vitest/config';
+import { fileURLToPath } from 'node:url';
+
+const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    // Tests run against the sources, not dist, so a test run never depends on a stale build.
+    alias: [
+      { find: /^@tributary\/core$/, replacement: src('core') },
+      { find: /^@tributary\/connectors$/, replacement: src('connectors') },
+      { find: /^@tributary\/lakehouse$/, replacement: src('lakehouse') },
+      { find: /^@tributary\/mcp$/, replacement: src('mcp') },
+    ],
+  },
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
+    typecheck: { enabled: true, include: ['packages/*/src/**/*.test-d.ts'] },
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+});
