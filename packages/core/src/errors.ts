@@ -64,3 +64,40 @@ export class InvalidOptionsError extends TributaryError {
     this.issues = issues;
   }
 }
+
+/** Where a failing record came from; attached to errors raised by steps. */
+export interface RecordErrorContext extends TributaryErrorOptions {
+  /** Name of the failing step. */
+  stage: string;
+  /** Source partition of the record. */
+  partition?: string;
+  /** Source offset of the record. */
+  offset?: number;
+}
+
+/**
+ * A step whose error policy is `fail` met a record it could not process. The runtime stops without committing the
+ * record's position, so after the cause is fixed a restart processes the record again.
+ *
+ * @example
+ * ```ts
+ * runtime.done.catch((error) => {
+ *   if (error instanceof StepFailedError) console.error(`${error.stage} failed at ${error.partition}@${error.offset}`);
+ * });
+ * ```
+ */
+export class StepFailedError extends TributaryError {
+  /** The failing step. */
+  readonly stage: string;
+  /** Source partition of the failing record. */
+  readonly partition: string | undefined;
+  /** Source offset of the failing record. */
+  readonly offset: number | undefined;
+
+  constructor(message: string, context: RecordErrorContext) {
+    super('STEP_FAILED', message, context);
+    this.stage = context.stage;
+    this.partition = context.partition;
+    this.offset = context.offset;
+  }
+}

@@ -1,0 +1,60 @@
+import type { Checkpoint } from '../record/chunk.js';
+import type { Positions, StreamRecord } from '../record/stream-record.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Logger } from '../runtime/logger.js';
+
+/** What a sink receives when the runtime opens it. */
+export interface SinkContext {
+  /** The name of the sink step. */
+  readonly stepName: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Aborted when the runtime stops or crashes; long writes should give up. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Where records leave a topology. One batching contract for every sink (memory, Kafka, Redis, Iceberg):
+ *
+ * 1. `write` receives batches in order. It may buffer. The promise it returns is the backpressure signal: the runtime
+ *    does not count the batch as handled until it settles.
+ * 2. `commit` makes everything written so far durable. It is called at each checkpoint; the runtime commits the source
+ *    positions of that checkpoint only after every sink's `commit` resolved (at-least-once).
+ * 3. A sink that stores `checkpoint.positions` atomically with its data (an Iceberg snapshot summary, a Redis
+ *    MULTI/EXEC with an offsets hash) also implements `committedPositions`. The runtime asks it where to resume and
+ *    skips records it already holds, which makes replays idempotent (exactly-once).
+ *
+ * @example
+ * ```ts
+ * const consoleSink: Sink<Order> = {
+ *   name: 'console',
+ *   write(records) { for (const r of records) console.log(r.value); },
+ *   async commit() {},
+ * };
+ * ```
+ */
+export interface Sink<V> {
+  /** Name used in metrics and logs. */
+  readonly name: string;
+  /** Called once before the first write. */
+  open?(context: SinkContext): Promise<void> | void;
+  /** Receives the next batch, in order. */
+  write(records: readonly StreamRecord<V>[]): Promise<void> | void;
+  /** Durably commits everything written so far, recording `checkpoint.positions` if the sink is exactly-once. */
+  commit(checkpoint: Checkpoint): Promise<void> | void;
+  /**
+   * Exactly-once sinks only: the positions (and the checkpoint id) stored with the last durable commit, or `undefined`
+   * when the sink holds nothing yet.
+   */
+  committedPositions?(): Promise<CommittedPositions | undefined>;
+  /** Drops what was written but not committed; called when the runtime crashes or aborts. */
+  abort?(): Promise<void> | void;
+  /** Releases resources after the final commit. */
+  close?(): Promise<void> | void;
+}
+
+/** What an exactly-once sink recorded with its last commit. */
+export interface CommittedPositions {
+  readonly checkpointId: number;
+  readonly positions: Positions;
+}
