@@ -32,7 +32,7 @@ export interface StepHandlers<In, Out> {
   /** A barrier arrived; called before it moves on (buffers drain here). */
   barrier?(barrier: BarrierChunk, emit: Emit<Out>): void | Promise<void>;
   /** Rewrites dead letters and late records passing through (used by `mask`). */
-  passThrough?(chunk: DeadLetterChunk | LateChunk): DeadLetterChunk | LateChunk;
+  passThrough?(chunk: DeadLetterChunk | LateChunk): DeadLetterChunk | LateChunk | Promise<DeadLetterChunk | LateChunk>;
   /** The input ended (a bounded source was exhausted); flush what is left. */
   complete?(emit: Emit<Out>): void | Promise<void>;
 }
@@ -95,9 +95,12 @@ export function defineOperator<In, Out>(
           case 'barrier':
             return then(handlers.barrier?.(chunk, emit), () => subscriber.next(chunk));
           case 'dead-letter':
-          case 'late':
-            subscriber.next(handlers.passThrough ? handlers.passThrough(chunk) : chunk);
-            return;
+          case 'late': {
+            if (!handlers.passThrough) return void subscriber.next(chunk);
+            const rewritten = handlers.passThrough(chunk);
+            if (isPromise(rewritten)) return rewritten.then((done) => subscriber.next(done));
+            return void subscriber.next(rewritten);
+          }
         }
       };
 
@@ -186,7 +189,7 @@ export function handleRecordError(
   );
 }
 
-const isPromise = (value: unknown): value is Promise<void> =>
+const isPromise = <T = void>(value: unknown): value is Promise<T> =>
   typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 
 const then = (result: void | Promise<void>, next: () => void): void | Promise<void> =>
