@@ -98,7 +98,7 @@ export function defineOperator<In, Out>(
           case 'late': {
             if (!handlers.passThrough) return void subscriber.next(chunk);
             const rewritten = handlers.passThrough(chunk);
-            if (isPromise(rewritten)) return rewritten.then((done) => subscriber.next(done));
+            if (isPromise<DeadLetterChunk | LateChunk>(rewritten)) return rewritten.then((done) => subscriber.next(done));
             return void subscriber.next(rewritten);
           }
         }
