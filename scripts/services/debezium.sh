@@ -80,7 +80,7 @@ debezium_start() {
     DBZ_PIDFILE="$DBZ_PIDFILE" setsid bash -c 'echo $$ >"$DBZ_PIDFILE"; exec "$@"' connect \
       "$java" -server $DBZ_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
       -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
-      -Dkafka.logs.dir="$DBZ_HOME" -Dlog4j.configuration="file:$DBZ_TEMPLATES/log4j.properties" \
+      -Dkafka.logs.dir="$DBZ_HOME" -Dlog4j2.configurationFile="$DBZ_TEMPLATES/log4j2.properties" \
       -cp "$DBZ_HOME/lib/*" org.apache.kafka.connect.cli.ConnectDistributed "$DBZ_HOME/connect-distributed.properties" \
       </dev/null >"$DBZ_HOME/connect.out" 2>&1 &
     for _ in $(seq 1 50); do [[ -s "$DBZ_PIDFILE" ]] && break; sleep 0.1; done

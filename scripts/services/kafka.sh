@@ -38,7 +38,7 @@ kafka_install() {
     cluster_id="$("$java" -cp "$KAFKA_HOME/lib/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n1)"
     [[ -n "$cluster_id" ]] || die "kafka: StorageTool random-uuid failed"
     log "kafka: formatting storage (cluster id $cluster_id)"
-    "$java" -Dlog4j.configuration="file:$KAFKA_TEMPLATES/log4j.properties" -Dkafka.logs.dir="$KAFKA_HOME" \
+    "$java" -Dlog4j2.configurationFile="$KAFKA_TEMPLATES/log4j2.properties" -Dkafka.logs.dir="$KAFKA_HOME" \
       -cp "$KAFKA_HOME/lib/*" kafka.tools.StorageTool format \
       -t "$cluster_id" -c "$KAFKA_HOME/server.properties" --ignore-formatted >"$KAFKA_HOME/format.log" 2>&1 \
       || die "kafka: StorageTool format failed; see $KAFKA_HOME/format.log"
@@ -76,7 +76,7 @@ kafka_start() {
     KAFKA_PIDFILE="$KAFKA_PIDFILE" setsid bash -c 'echo $$ >"$KAFKA_PIDFILE"; exec "$@"' kafka \
       "$java" -server $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
       -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
-      -Dkafka.logs.dir="$KAFKA_HOME" -Dlog4j.configuration="file:$KAFKA_TEMPLATES/log4j.properties" \
+      -Dkafka.logs.dir="$KAFKA_HOME" -Dlog4j2.configurationFile="$KAFKA_TEMPLATES/log4j2.properties" \
       -cp "$KAFKA_HOME/lib/*" kafka.Kafka "$KAFKA_HOME/server.properties" \
       </dev/null >"$KAFKA_HOME/kafka.out" 2>&1 &
     for _ in $(seq 1 50); do [[ -s "$KAFKA_PIDFILE" ]] && break; sleep 0.1; done
