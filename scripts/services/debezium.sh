@@ -8,7 +8,7 @@
 #   plugins/debezium-connector-postgres/   the connector and its own dependencies (plugin-pom.xml), on plugin.path
 #   connect-distributed.properties         generated from scripts/services/debezium/ on every start
 #   connect.log                            the worker's log4j output;  connect.out: the JVM's stdout/stderr
-#   connect.pid                            pid of the running worker
+#   connect.pid, connect.stamp             pid of the running worker; checksum of the files it was started from
 
 DBZ_HOME="$SERVICES_DIR/debezium"
 DBZ_TEMPLATES="$ROOT/scripts/services/debezium"
@@ -19,6 +19,14 @@ DBZ_HEAP_OPTS="${TRIBUTARY_CONNECT_HEAP_OPTS:--Xms256m -Xmx512m}"
 DBZ_POSTGRES_CONNECTOR="io.debezium.connector.postgresql.PostgresConnector"
 
 _dbz_java() { if [[ -n "${JAVA_HOME:-}" ]]; then echo "$JAVA_HOME/bin/java"; else echo java; fi; }
+# What a running worker was started from (both poms, worker config and logging templates, ports): connect.stamp records
+# it at launch, so `up` restarts a worker whose pins or templates changed since.
+_dbz_stamp() {
+  { cat "$DBZ_TEMPLATES/connect-pom.xml" "$DBZ_TEMPLATES/plugin-pom.xml" "$DBZ_TEMPLATES/connect-distributed.properties" \
+      "$DBZ_TEMPLATES/log4j2.properties"
+    echo "$KAFKA_PORT $CONNECT_PORT $DBZ_HEAP_OPTS"; } | sha256sum | cut -d' ' -f1
+}
+_dbz_outdated() { [[ "$(cat "$DBZ_HOME/connect.stamp" 2>/dev/null)" != "$(_dbz_stamp)" ]]; }
 _dbz_versions() {
   local k d
   k="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$DBZ_TEMPLATES/connect-pom.xml")"
@@ -43,6 +51,10 @@ _dbz_copy_deps() {
 }
 
 debezium_install() {
+  if pid_alive "$DBZ_PIDFILE" && _dbz_outdated; then
+    log "debezium: scripts/services/debezium/ changed since the worker started; restarting it"
+    debezium_stop
+  fi
   command -v curl >/dev/null || apt_install curl ca-certificates
   mkdir -p "$DBZ_HOME/plugins"
   _dbz_copy_deps "$DBZ_TEMPLATES/connect-pom.xml" "$DBZ_HOME/lib"
@@ -74,6 +86,7 @@ debezium_start() {
     port_open "$CONNECT_PORT" && die "debezium: 127.0.0.1:$CONNECT_PORT is taken by a process this script did not start"
     _dbz_write_config
     rm -f "$DBZ_PIDFILE"
+    _dbz_stamp >"$DBZ_HOME/connect.stamp"
     local java; java="$(_dbz_java)"
     # setsid: the worker outlives this script and its terminal; the child writes its own pid, then becomes the JVM.
     # shellcheck disable=SC2086
@@ -95,7 +108,9 @@ debezium_start() {
 
 debezium_status() {
   local info
-  if pid_alive "$DBZ_PIDFILE" && info="$(_dbz_get / 2>/dev/null)"; then
+  if pid_alive "$DBZ_PIDFILE" && _dbz_outdated; then
+    echo "pid $(cat "$DBZ_PIDFILE") was started from older scripts/services/debezium/ files (up restarts it)"; return 1
+  elif pid_alive "$DBZ_PIDFILE" && info="$(_dbz_get / 2>/dev/null)"; then
     local connectors; connectors="$(_dbz_get /connectors 2>/dev/null)" || { echo "REST up but the worker is not ready (starting?)"; return 1; }
     echo "pid $(cat "$DBZ_PIDFILE"), REST $DBZ_CONNECT_URL, $(_dbz_versions), connectors: ${connectors}"
     [[ "$info" == *'"version"'* ]]

@@ -8,6 +8,7 @@
 #   server.properties  generated from scripts/services/kafka/server.properties on every start
 #   server.log         the broker's log4j output;  kafka.out: the JVM's stdout/stderr (crashes, GC warnings)
 #   kafka.pid, ready   pid of the running broker; `ready` holds that pid once "Kafka Server started" was logged
+#   kafka.stamp        checksum of the templates/pins the running broker was started from
 
 KAFKA_HOME="$SERVICES_DIR/kafka"
 KAFKA_TEMPLATES="$ROOT/scripts/services/kafka"
@@ -17,9 +18,20 @@ KAFKA_HEAP_OPTS="${TRIBUTARY_KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
 _kafka_java() { if [[ -n "${JAVA_HOME:-}" ]]; then echo "$JAVA_HOME/bin/java"; else echo java; fi; }
 _kafka_pom_sum() { sha256sum "$KAFKA_TEMPLATES/pom.xml" | cut -d' ' -f1; }
 _kafka_version() { sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_TEMPLATES/pom.xml"; }
+# What a running broker was started from (jars pin, config and logging templates, ports): kafka.stamp records it at launch,
+# so `up` restarts a broker whose pins or templates changed since.
+_kafka_stamp() {
+  { cat "$KAFKA_TEMPLATES/pom.xml" "$KAFKA_TEMPLATES/server.properties" "$KAFKA_TEMPLATES/log4j2.properties"
+    echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT $KAFKA_HEAP_OPTS"; } | sha256sum | cut -d' ' -f1
+}
+_kafka_outdated() { [[ "$(cat "$KAFKA_HOME/kafka.stamp" 2>/dev/null)" != "$(_kafka_stamp)" ]]; }
 
 kafka_install() {
   mkdir -p "$KAFKA_HOME"
+  if pid_alive "$KAFKA_PIDFILE" && _kafka_outdated; then
+    log "kafka: scripts/services/kafka/ changed since the broker started; restarting it"
+    kafka_stop
+  fi
   if [[ "$(cat "$KAFKA_HOME/lib/.installed" 2>/dev/null)" != "$(_kafka_pom_sum)" ]]; then
     command -v mvn >/dev/null || die "kafka: Maven (mvn) is needed to fetch Kafka's jars"
     log "kafka: fetching Apache Kafka $(_kafka_version) jars from Maven Central"
@@ -69,6 +81,7 @@ kafka_start() {
     port_open "$KAFKA_CONTROLLER_PORT" && die "kafka: 127.0.0.1:$KAFKA_CONTROLLER_PORT is taken by a process this script did not start"
     _kafka_write_config
     rm -f "$KAFKA_HOME/ready" "$KAFKA_PIDFILE"
+    _kafka_stamp >"$KAFKA_HOME/kafka.stamp"
     stat -c %s "$KAFKA_HOME/server.log" 2>/dev/null >"$KAFKA_HOME/start.offset" || echo 0 >"$KAFKA_HOME/start.offset"
     local java; java="$(_kafka_java)"
     # setsid: the broker outlives this script and its terminal; the child writes its own pid, then becomes the JVM.
@@ -90,7 +103,9 @@ kafka_start() {
 }
 
 kafka_status() {
-  if _kafka_ready; then
+  if _kafka_ready && _kafka_outdated; then
+    echo "pid $(cat "$KAFKA_PIDFILE") was started from older scripts/services/kafka/ files (up restarts it)"; return 1
+  elif _kafka_ready; then
     echo "pid $(cat "$KAFKA_PIDFILE"), 127.0.0.1:$KAFKA_PORT (controller :$KAFKA_CONTROLLER_PORT), Kafka $(_kafka_version) KRaft"
   elif pid_alive "$KAFKA_PIDFILE"; then
     echo "pid $(cat "$KAFKA_PIDFILE") is running but not ready (starting?)"; return 1
