@@ -4,7 +4,7 @@
 # Layout under $SERVICES_DIR/postgres/ (owned by the `postgres` OS user when run as root: root may not run postgres):
 #   data/          the cluster (initdb once); data/tributary.conf is rewritten from scripts/services/postgres/tributary.conf
 #   run/           the unix socket directory (local admin access for the postgres OS user, peer auth)
-#   postgres.log   the server log (pg_ctl -l)
+#   postgres.log   the server log (pg_ctl -l);  postgres.stamp: checksum of the settings the server was started with
 # Clients: role `tributary` / password `tributary` (LOGIN REPLICATION SUPERUSER), database `tributary`, over TCP with
 # scram-sha-256. Nothing listens on other addresses.
 
@@ -43,6 +43,10 @@ _pg_make_traversable() {
 }
 
 postgres_install() {
+  if _pg_running && _pg_outdated; then
+    log "postgres: scripts/services/postgres/tributary.conf changed since the server started; restarting it"
+    postgres_stop
+  fi
   _pg_bin >/dev/null || apt_install postgresql
   local bin; bin="$(_pg_bin)" || die "postgres: no server under /usr/lib/postgresql/*/bin after installing postgresql"
   mkdir -p "$PG_HOME" "$PG_SOCKET_DIR"
@@ -66,6 +70,11 @@ _pg_write_config() {
     | _pg_as_owner tee "$PG_DATA/tributary.conf" >/dev/null
 }
 
+# What the running server was started from (config template, port, socket dir): postgres.stamp records it at start, so
+# `up` restarts a server whose settings changed since (wal_level and friends need a restart, not a reload).
+_pg_stamp() { { cat "$PG_TEMPLATE"; echo "$POSTGRES_PORT $PG_SOCKET_DIR"; } | sha256sum | cut -d' ' -f1; }
+_pg_outdated() { [[ "$(cat "$PG_HOME/postgres.stamp" 2>/dev/null)" != "$(_pg_stamp)" ]]; }
+
 _pg_pid() { head -n1 "$PG_DATA/postmaster.pid" 2>/dev/null; }
 _pg_running() { local pid; pid="$(_pg_pid)" && [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; }
 
@@ -80,6 +89,7 @@ postgres_start() {
     mkdir -p "$PG_SOCKET_DIR"
     if ((EUID == 0)); then chown postgres:postgres "$PG_SOCKET_DIR"; fi
     _pg_write_config
+    _pg_stamp >"$PG_HOME/postgres.stamp"
     _pg_as_owner "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_HOME/postgres.log" -w -t 60 start >/dev/null \
       || die "postgres: pg_ctl start failed; see $PG_HOME/postgres.log"
   fi
@@ -98,7 +108,9 @@ SQL
 }
 
 postgres_status() {
-  if _pg_running && port_open "$POSTGRES_PORT"; then
+  if _pg_running && _pg_outdated; then
+    echo "pid $(_pg_pid) was started with an older scripts/services/postgres/tributary.conf (up restarts it)"; return 1
+  elif _pg_running && port_open "$POSTGRES_PORT"; then
     echo "pid $(_pg_pid), 127.0.0.1:$POSTGRES_PORT, PostgreSQL $(cat "$PG_DATA/PG_VERSION"), wal_level=logical, db/user tributary"
   elif _pg_running; then
     echo "pid $(_pg_pid) is running but 127.0.0.1:$POSTGRES_PORT is closed (starting?)"; return 1
