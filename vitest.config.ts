@@ -8,6 +8,8 @@ export default defineConfig({
     // Tests run against the sources, not dist, so a test run never depends on a stale build.
     alias: [
       { find: /^@tributary\/core$/, replacement: src('core') },
+      { find: /^@tributary\/core\/testing$/, replacement: fileURLToPath(new URL('./packages/core/src/testing.ts', import.meta.url)) },
+      { find: /^@tributary\/core\/node$/, replacement: fileURLToPath(new URL('./packages/core/src/node.ts', import.meta.url)) },
       { find: /^@tributary\/connectors$/, replacement: src('connectors') },
       { find: /^@tributary\/lakehouse$/, replacement: src('lakehouse') },
       { find: /^@tributary\/mcp$/, replacement: src('mcp') },

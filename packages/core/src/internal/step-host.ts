@@ -1,5 +1,5 @@
 import type { DeadLetter, LateRecord } from '../record/dead-letter.js';
-import type { StreamRecord } from '../record/stream-record.js';
+import type { Positions, StreamRecord } from '../record/stream-record.js';
 import { systemClock } from '../runtime/clock.js';
 import type { Clock } from '../runtime/clock.js';
 import { silentLogger } from '../runtime/logger.js';
@@ -14,8 +14,16 @@ import { describeError } from './describe-error.js';
  */
 export interface StepHost {
   createStepContext(kind: string, name: string | undefined): StepContext;
-  /** A sink step announces its sink so the runtime can open it, ask it where to resume and commit it. */
-  registerSink(stepName: string, sink: Sink<never>): void;
+  /**
+   * A sink step announces its sink so the runtime can open it, ask it where to resume and commit it. `skip()` gives,
+   * once the exactly-once hand-shake ran, the positions below which records are already in the sink.
+   */
+  registerSink(stepName: string, sink: Sink<never>): SinkRegistration;
+}
+
+/** What a sink step gets back from {@link StepHost.registerSink}. */
+export interface SinkRegistration {
+  skip(): Positions | undefined;
 }
 
 const hosts: StepHost[] = [];
@@ -38,11 +46,14 @@ export function currentStepHost(): StepHost {
 /** In-memory working state with change tracking, as handed to steps. */
 export class WorkingState<T> implements KeyedState<T> {
   readonly entriesMap = new Map<string, T>();
-  /** Keys changed since the last {@link WorkingState.takeChanges}; `undefined` value = deleted. */
+  /** Keys written, deleted or read as objects since the last checkpoint capture. */
   readonly dirty = new Set<string>();
 
   get(key: string): T | undefined {
-    return this.entriesMap.get(key);
+    const value = this.entriesMap.get(key);
+    // Steps may update object values in place; anything read that could have been mutated is persisted too.
+    if (typeof value === 'object' && value !== null) this.dirty.add(key);
+    return value;
   }
   set(key: string, value: T): void {
     this.entriesMap.set(key, value);
@@ -55,7 +66,15 @@ export class WorkingState<T> implements KeyedState<T> {
     return this.entriesMap.has(key);
   }
   entries(): IterableIterator<[string, T]> {
+    for (const [key, value] of this.entriesMap) if (typeof value === 'object' && value !== null) this.dirty.add(key);
     return this.entriesMap.entries();
+  }
+
+  /** Replaces the contents with restored entries (not dirty: they are what the store already holds). */
+  load(entries: Iterable<readonly [string, unknown]>): void {
+    this.entriesMap.clear();
+    this.dirty.clear();
+    for (const [key, value] of entries) this.entriesMap.set(key, value as T);
   }
   get size(): number {
     return this.entriesMap.size;
@@ -112,6 +131,6 @@ function createStandaloneHost(): StepHost {
         states: new Map(),
       });
     },
-    registerSink: () => undefined,
+    registerSink: () => ({ skip: () => undefined }),
   };
 }

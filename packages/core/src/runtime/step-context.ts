@@ -9,7 +9,8 @@ export type ErrorPolicy = 'dlq' | 'skip' | 'fail';
 /**
  * Synchronous working state of one step for one source partition. The runtime loads it when the partition is assigned,
  * persists the changes to the topology's {@link StateStore} at every checkpoint, and restores it after a restart.
- * Values must be JSON-compatible.
+ * Values must be JSON-compatible. Object values returned by `get` may be updated in place: the runtime persists every
+ * object read or written since the last checkpoint.
  */
 export interface KeyedState<T> {
   get(key: string): T | undefined;

@@ -1,3 +1,4 @@
+import type { DeadLetter } from '../record/dead-letter.js';
 import type { Positions, StreamRecord } from '../record/stream-record.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Logger } from '../runtime/logger.js';
@@ -11,17 +12,25 @@ export interface SourceContext {
   /** Aborted when the runtime stops or crashes. */
   readonly signal: AbortSignal;
   /**
-   * The source gained partitions (on open, or after a rebalance). The runtime restores their state and returns, per
-   * partition, the offset an exactly-once sink recorded — the source must seek there — or nothing when the source's own
-   * committed position (or its configured start position) applies.
+   * The source gained partitions (on open, or after a rebalance). `committed` holds the source's own committed
+   * position for each of them that has one. The runtime restores their state and returns, per partition, the offset an
+   * exactly-once sink recorded — the source must seek there — or nothing when the source's own committed position (or
+   * its configured start position) applies.
    */
-  assigned(partitions: readonly string[]): Promise<Positions>;
+  assigned(partitions: readonly string[], committed?: Positions): Promise<Positions>;
   /**
    * The source is about to lose partitions. The runtime takes a checkpoint covering every record already polled,
    * waits for the sinks to commit it, commits the positions with {@link Source.commit}, and drops the partitions'
    * state. The source must not release the partitions before the returned promise settles.
    */
   revoked(partitions: readonly string[]): Promise<void>;
+  /**
+   * Records the source could not decode (a malformed line, an undeserialisable message). The runtime emits them in
+   * order with the batch being polled as dead letters, and counts their positions as handled, so checkpoints cover
+   * them and the partition keeps moving. Tributary's runtime and test driver always provide it; it is optional only so
+   * that hand-written harnesses may leave it out (a source then fails at open rather than dropping records).
+   */
+  deadLetters?(letters: readonly DeadLetter[]): void;
 }
 
 /**
