@@ -23,8 +23,9 @@ beforeAll(async () => {
   try {
     await redis.connect();
   } catch (e) {
-    const cause = lastError ?? e;
-    throw new Error(`Redis is not reachable at ${services.redisUrl} (run: bash scripts/services.sh up redis)`, { cause });
+    throw new Error(`Redis is not reachable at ${services.redisUrl} (run: bash scripts/services.sh up redis): ${String(lastError ?? e)}`, {
+      cause: e,
+    });
   }
 });
 
