@@ -18,8 +18,25 @@ const memoryStateStoreOptionsSchema = z.strictObject({
   clock: z.custom<Clock>(isClock, 'must be a Clock with now() and setTimer()').optional(),
 });
 
-/** Options of {@link MemoryStateStore}. */
-export type MemoryStateStoreOptions = z.input<typeof memoryStateStoreOptionsSchema>;
+/**
+ * Options of {@link MemoryStateStore}.
+ *
+ * @example
+ * ```ts
+ * const clock = new VirtualClock();
+ * const store = new MemoryStateStore({ name: 'test-state', clock }); // TTLs follow clock.advance(...)
+ * ```
+ */
+export interface MemoryStateStoreOptions {
+  /** Name used in logs, metrics and errors. Default `'memory'`. */
+  name?: string;
+  /** Processing-time clock that `ttlMs` expiry is measured with. Default: the system clock. */
+  clock?: Clock;
+}
+
+// The documented type and the schema must accept the same options: this fails to compile when they drift apart.
+type _Holds<Condition extends true> = Condition;
+type _MemoryStateStoreOptionsMatchSchema = _Holds<MemoryStateStoreOptions extends z.input<typeof memoryStateStoreOptionsSchema> ? true : false>;
 
 /** A stored value: a private structured copy, never handed out or mutated, so snapshots can share it. */
 interface Entry {

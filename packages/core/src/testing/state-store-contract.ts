@@ -2,6 +2,11 @@ import type { StateStore } from '../state/state-store.js';
 
 /**
  * What the factory handed to {@link stateStoreContract} returns for each case: a fresh store, plus optional controls.
+ *
+ * @example
+ * ```ts
+ * const fixture: StateStoreContractFixture = { store: new MemoryStateStore({ clock }), clock };
+ * ```
  */
 export interface StateStoreContractFixture {
   /** The store under test. It must start empty: no entries and no snapshots in any scope. */
@@ -10,18 +15,37 @@ export interface StateStoreContractFixture {
    * Advances the processing time the store measures TTLs with. When given, the TTL case checks expiry precisely in
    * virtual time; when absent it writes with a short real TTL and waits (see `realTtlMs`).
    */
-  clock?: { advance(ms: number): void };
+  clock?: {
+    /** Moves the store's processing time forward by `ms` milliseconds. */
+    advance(ms: number): void;
+  };
   /** Runs after the case, passed or failed: close the store, drop its keys. */
   cleanup?: () => Promise<void>;
 }
 
-/** One contract case: `run` resolves when the store honours the contract and rejects with what it violated. */
+/**
+ * One contract case: `run` resolves when the store honours the contract and rejects with what it violated.
+ *
+ * @example
+ * ```ts
+ * for (const c of stateStoreContract(factory)) await c.run(); // any runner, or none
+ * ```
+ */
 export interface StateStoreContractCase {
+  /** What the case checks, e.g. `scopes are isolated from each other`; use it as the test name. */
   readonly name: string;
+  /** Creates a store with the factory, exercises it, cleans up; rejects with what the store got wrong. */
   readonly run: () => Promise<void>;
 }
 
-/** Options of {@link stateStoreContract}. */
+/**
+ * Options of {@link stateStoreContract}.
+ *
+ * @example
+ * ```ts
+ * stateStoreContract(factory, { realTtlMs: 500 }); // a slow store: give TTL checks more room
+ * ```
+ */
 export interface StateStoreContractOptions {
   /**
    * TTL, in real milliseconds, used by the TTL case when the fixture has no `clock`. The case then waits three times
