@@ -11,6 +11,10 @@ export default defineConfig({
       { find: /^@tributary\/core\/testing$/, replacement: fileURLToPath(new URL('./packages/core/src/testing.ts', import.meta.url)) },
       { find: /^@tributary\/core\/node$/, replacement: fileURLToPath(new URL('./packages/core/src/node.ts', import.meta.url)) },
       { find: /^@tributary\/connectors$/, replacement: src('connectors') },
+      {
+        find: /^@tributary\/connectors\/(kafka|debezium|redis|s3)$/,
+        replacement: fileURLToPath(new URL('./packages/connectors/src/$1.ts', import.meta.url)),
+      },
       { find: /^@tributary\/lakehouse$/, replacement: src('lakehouse') },
       { find: /^@tributary\/mcp$/, replacement: src('mcp') },
     ],

@@ -1,0 +1,6 @@
+/**
+ * `@tributary/connectors/debezium`. Anything exported here is public API.
+ *
+ * @packageDocumentation
+ */
+export {};

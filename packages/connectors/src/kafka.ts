@@ -1,0 +1,6 @@
+/**
+ * `@tributary/connectors/kafka`. Anything exported here is public API.
+ *
+ * @packageDocumentation
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * `@tributary/connectors/redis`. Anything exported here is public API.
+ *
+ * @packageDocumentation
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * `@tributary/connectors/s3`. Anything exported here is public API.
+ *
+ * @packageDocumentation
+ */
+export {};
