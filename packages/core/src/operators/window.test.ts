@@ -2,7 +2,8 @@ import { concat, from, NEVER, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError, StepFailedError } from '../errors.js';
 import { dataOf, runOperator, testRecord } from '../internal/run-operator.js';
-import { makeStepContext, withStepHost, WorkingState } from '../internal/step-host.js';
+import { currentStepHost, makeStepContext, withStepHost, WorkingState } from '../internal/step-host.js';
+import type { StepHost } from '../internal/step-host.js';
 import type { Chunk } from '../record/chunk.js';
 import type { LateRecord } from '../record/dead-letter.js';
 import type { StreamRecord } from '../record/stream-record.js';
@@ -393,12 +394,11 @@ function runWithStates<In, Out>(operator: Operator<In, Out>, chunks: readonly Ch
   return out;
 }
 
-/** A step host keeping per-partition state in `states`. */
-function testHost(states: Map<string, WorkingState<unknown>>) {
+/** A standalone step host whose steps keep their per-partition state in `states`. */
+function testHost(states: Map<string, WorkingState<unknown>>): StepHost {
   const metrics = { recordsIn: () => undefined, recordsOut: () => undefined, deadLetters: () => undefined, late: () => undefined };
-  return {
-    createStepContext: (kind: string, name: string | undefined) =>
-      makeStepContext({ stepName: name ?? `${kind}-1`, clock: systemClock, logger: silentLogger, metrics, states }),
-    registerSink: () => ({ skip: () => undefined }),
-  };
+  const host = Object.create(currentStepHost()) as StepHost;
+  host.createStepContext = (kind, name) =>
+    makeStepContext({ stepName: name ?? `${kind}-1`, clock: systemClock, logger: silentLogger, metrics, states });
+  return host;
 }

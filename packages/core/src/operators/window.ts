@@ -563,7 +563,7 @@ const SEPARATOR = '\u0000';
 const EMPTY_HEADERS: RecordHeaders = Object.freeze({});
 
 class Slot<E> {
-  /** Next slot of the same group key (tumbling and hopping keep a short chain of windows per key, newest first). */
+  /** Next slot of the same group key (tumbling and hopping keep a short chain of windows per key, by start, newest first). */
   next: Slot<E> | undefined = undefined;
   /** Earliest pending timer; later timers registered before it are ignored when they pop. */
   timer = Infinity;
@@ -572,8 +572,8 @@ class Slot<E> {
   /** Stamp of the last data chunk that touched this slot. */
   touchedIn = -1;
   dead = false;
-  /** Windows of a per-key entry touched by the current chunk (sliding, session). */
-  touchedWindows: Set<object> | undefined = undefined;
+  /** Windows of a per-key entry touched by the current chunk (sliding, session); emptied by `flush`. */
+  touchedWindows: object[] | undefined = undefined;
   /** Tumbling and hopping: the window start and accumulators, copied from the entry to save a hop on the hot path. */
   start = 0;
   numbers: number[] | undefined = undefined;
@@ -735,6 +735,13 @@ abstract class WindowEngine<In, E extends { readonly key: string }> {
     }
   }
 
+  /** Records that the current chunk touched `window` of a per-key entry (sliding, session). */
+  protected touchWindow(slot: Slot<E>, window: object): void {
+    this.touch(slot);
+    const touchedWindows = (slot.touchedWindows ??= []);
+    if (!touchedWindows.includes(window)) touchedWindows.push(window);
+  }
+
   /**
    * Hands a changed entry to the state, once per checkpoint epoch: entries are updated in place, and the runtime
    * persists at a checkpoint every entry written since the previous one, as it is at that moment.
@@ -757,10 +764,19 @@ abstract class WindowEngine<In, E extends { readonly key: string }> {
   /** Called for every slot put in the index (new or restored). */
   protected indexed(_slot: Slot<E>): void {}
 
+  /** Puts a slot in the index; a key's chain stays sorted by start, newest first (tumbling and hopping). */
   private index(part: PartitionWindows<E>, slot: Slot<E>): void {
     this.indexed(slot);
-    slot.next = part.index.get(slot.key);
-    part.index.set(slot.key, slot);
+    const head = part.index.get(slot.key);
+    if (head === undefined || head.start <= slot.start) {
+      slot.next = head;
+      part.index.set(slot.key, slot);
+      return;
+    }
+    let previous = head;
+    while (previous.next !== undefined && previous.next.start > slot.start) previous = previous.next;
+    slot.next = previous.next;
+    previous.next = slot;
   }
 
   protected removeSlot(slot: Slot<E>): void {
@@ -921,28 +937,29 @@ class AlignedWindowEngine<In> extends WindowEngine<In, AlignedWindowState> {
     // Alive iff watermark < end - 1 + allowedLateness; the newest window containing `time` ends last.
     if (newest + size - 1 <= limit) return false;
     if (size === advance) {
-      const custom = this.plan.hasCustom ? this.customFor(part, key, newest, record.value) : undefined;
-      this.addTo(part, record, key, newest, custom);
+      const slot = this.find(part, key, newest);
+      const custom = this.plan.hasCustom ? this.customFor(slot, record.value) : undefined;
+      this.addTo(part, record, key, newest, slot, custom);
       return true;
     }
     const oldest = time - size; // exclusive
+    let pending: unknown[][] | undefined;
     if (this.plan.hasCustom) {
       // Compute every reducer result first, so a throwing reducer leaves no window half-updated.
-      const pending = this.pendingCustom;
+      pending = this.pendingCustom;
       pending.length = 0;
       for (let start = newest; start > oldest && start + size - 1 > limit; start -= advance) {
-        pending.push(this.customFor(part, key, start, record.value));
+        pending.push(this.customFor(this.find(part, key, start), record.value));
       }
-      let index = 0;
-      for (let start = newest; start > oldest && start + size - 1 > limit; start -= advance) {
-        this.addTo(part, record, key, start, pending[index++]);
-      }
-      pending.length = 0;
-      return true;
     }
+    // The key's chain is sorted by start, newest first, like the windows visited here: one walk finds them all.
+    let cursor = part.index.get(key);
+    let index = 0;
     for (let start = newest; start > oldest && start + size - 1 > limit; start -= advance) {
-      this.addTo(part, record, key, start, undefined);
+      while (cursor !== undefined && cursor.start > start) cursor = cursor.next;
+      this.addTo(part, record, key, start, cursor !== undefined && cursor.start === start ? cursor : undefined, pending?.[index++]);
     }
+    if (pending !== undefined) pending.length = 0;
     return true;
   }
 
@@ -958,8 +975,7 @@ class AlignedWindowEngine<In> extends WindowEngine<In, AlignedWindowState> {
     return slot;
   }
 
-  private customFor(part: PartitionWindows<AlignedWindowState>, key: string, start: number, value: In): unknown[] {
-    const slot = this.find(part, key, start);
+  private customFor(slot: Slot<AlignedWindowState> | undefined, value: In): unknown[] {
     return slot === undefined ? this.plan.createCustom(value) : this.plan.addCustom(slot.entry.custom!, value);
   }
 
@@ -968,9 +984,10 @@ class AlignedWindowEngine<In> extends WindowEngine<In, AlignedWindowState> {
     record: StreamRecord<In>,
     key: string,
     start: number,
+    found: Slot<AlignedWindowState> | undefined,
     custom: unknown[] | undefined,
   ): void {
-    let slot = this.find(part, key, start);
+    let slot = found;
     if (slot === undefined) {
       const end = start + this.size;
       // A window created after it would have fired (late, but within allowedLateness) is born fired and re-emitted.
@@ -1127,13 +1144,12 @@ class SlidingWindowEngine<In> extends WindowEngine<In, SlidingKeyState> {
     }
 
     const offset = record.position.offset;
-    const touchedWindows = this.touchedWindowsOf(slot);
     for (let i = from; i < to; i++) {
       const target = entry.windows[i]!;
       plan.add(target.numbers);
       if (windowCustom !== undefined) target.custom = windowCustom[i - from];
       target.offset = offset;
-      touchedWindows.add(target);
+      this.touchWindow(slot, target);
     }
 
     if (createOwn) {
@@ -1143,26 +1159,22 @@ class SlidingWindowEngine<In> extends WindowEngine<In, SlidingKeyState> {
       const fired = time <= watermark;
       const created: SlidingWindowState = { time, numbers, custom: ownCustom, emitted: 0, fired, offset };
       entry.windows.splice(from, 0, created);
-      touchedWindows.add(created);
+      this.touchWindow(slot, created);
       part.schedule(slot, fired ? time + lateness : time);
     }
     this.touch(slot);
     return true;
   }
 
-  private touchedWindowsOf(slot: Slot<SlidingKeyState>): Set<object> {
-    if (slot.touchedIn !== this.stamp || slot.touchedWindows === undefined) slot.touchedWindows = new Set();
-    return slot.touchedWindows;
-  }
-
   protected flush(slot: Slot<SlidingKeyState>, out: StreamRecord<AnyWindowResult>[]): void {
-    const touchedWindows = slot.touchedWindows;
-    slot.touchedWindows = undefined;
-    if (touchedWindows === undefined) return;
-    const entry = slot.entry;
-    for (const target of entry.windows) {
-      if (touchedWindows.has(target) && (this.update || target.fired)) out.push(this.emitWindow(slot.part, entry.key, target));
+    const touchedWindows = slot.touchedWindows as SlidingWindowState[] | undefined;
+    if (touchedWindows === undefined || touchedWindows.length === 0) return;
+    // Windows are only removed on watermarks, so every touched one is still there.
+    if (touchedWindows.length > 1) touchedWindows.sort((a, b) => a.time - b.time);
+    for (const target of touchedWindows) {
+      if (this.update || target.fired) out.push(this.emitWindow(slot.part, slot.entry.key, target));
     }
+    touchedWindows.length = 0;
   }
 
   protected onTimer(slot: Slot<SlidingKeyState>, watermark: number, out: StreamRecord<AnyWindowResult>[]): void {
@@ -1279,7 +1291,6 @@ class SessionWindowEngine<In> extends WindowEngine<In, SessionKeyState> {
       }
     }
     slot ??= this.addSlot(part, key + SEPARATOR, key, entry);
-    const touchedWindows = this.touchedWindowsOf(slot);
     const offset = record.position.offset;
     let target: SessionState;
     if (first === last) {
@@ -1322,25 +1333,20 @@ class SessionWindowEngine<In> extends WindowEngine<In, SessionKeyState> {
     }
     // A session that grew past the watermark fires again later; one still covered by it is re-emitted now.
     target.fired = target.end - 1 <= watermark;
-    touchedWindows.add(target);
+    this.touchWindow(slot, target);
     part.schedule(slot, target.fired ? target.end - 1 + this.allowedLateness : target.end - 1);
-    this.touch(slot);
     return true;
-  }
-
-  private touchedWindowsOf(slot: Slot<SessionKeyState>): Set<object> {
-    if (slot.touchedIn !== this.stamp || slot.touchedWindows === undefined) slot.touchedWindows = new Set();
-    return slot.touchedWindows;
   }
 
   protected flush(slot: Slot<SessionKeyState>, out: StreamRecord<AnyWindowResult>[]): void {
     const touchedWindows = slot.touchedWindows;
-    slot.touchedWindows = undefined;
-    if (touchedWindows === undefined) return;
+    if (touchedWindows === undefined || touchedWindows.length === 0) return;
     const entry = slot.entry;
+    // In start order; a touched session merged into another one later in the chunk is gone from the entry.
     for (const target of entry.sessions) {
-      if (touchedWindows.has(target) && (this.update || target.fired)) out.push(this.emitSession(slot.part, entry.key, target));
+      if (touchedWindows.includes(target) && (this.update || target.fired)) out.push(this.emitSession(slot.part, entry.key, target));
     }
+    touchedWindows.length = 0;
   }
 
   protected onTimer(slot: Slot<SessionKeyState>, watermark: number, out: StreamRecord<AnyWindowResult>[]): void {
