@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', 'docs/api/**', '.services/**', '**/node_modules/**', 'coverage/**'] },
+  { ignores: ['**/dist/**', 'docs/api/**', '.services/**', '.scratch/**', '**/node_modules/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -13,6 +13,7 @@ export type { TributaryErrorOptions, RecordErrorContext } from './errors.js';
 // Record and stream model
 export type { StreamRecord, SourcePosition, RecordHeaders, Positions } from './record/stream-record.js';
 export type { DeadLetter, DeadLetterError, LateRecord } from './record/dead-letter.js';
+export { END_OF_TIME } from './record/chunk.js';
 export type { Chunk, DataChunk, ControlChunk, WatermarkChunk, BarrierChunk, DeadLetterChunk, LateChunk, Checkpoint } from './record/chunk.js';
 
 // Runtime
@@ -52,6 +53,14 @@ export { route } from './operators/route.js';
 export type { RouteOptions, RouteBranches, BranchPipeline, BranchOutput } from './operators/route.js';
 export { branch } from './operators/branch.js';
 export type { BranchOptions, BranchCase } from './operators/branch.js';
+export { dedupe } from './operators/dedupe.js';
+export type { DedupeOptions } from './operators/dedupe.js';
+export { window } from './operators/window.js';
+export type { WindowOptions, WindowResult, WindowBounds } from './operators/window.js';
+export { count, sum, avg, min, max, reduce } from './operators/window-aggregates.js';
+export type { Aggregate, AggregateKind, AggregateValues, Reducer } from './operators/window-aggregates.js';
+export { tumbling, hopping, sliding, session } from './operators/window-assigners.js';
+export type { WindowAssigner, TumblingWindows, HoppingWindows, SlidingWindows, SessionWindows } from './operators/window-assigners.js';
 export { toSink } from './operators/to-sink.js';
 export type { ToSinkOptions } from './operators/to-sink.js';
 

@@ -1,11 +1,12 @@
 import type { DeadLetter, LateRecord } from '../record/dead-letter.js';
-import type { Positions, StreamRecord } from '../record/stream-record.js';
+import type { StreamRecord } from '../record/stream-record.js';
 import { systemClock } from '../runtime/clock.js';
 import type { Clock } from '../runtime/clock.js';
 import { silentLogger } from '../runtime/logger.js';
 import type { Logger } from '../runtime/logger.js';
 import type { KeyedState, StepContext, StepMetrics } from '../runtime/step-context.js';
 import type { Sink } from '../sinks/sink.js';
+import { TributaryError } from '../errors.js';
 import { describeError } from './describe-error.js';
 
 /**
@@ -13,6 +14,13 @@ import { describeError } from './describe-error.js';
  * {@link withStepHost}; outside a runtime (plain RxJS, unit tests) a standalone host with in-memory state is used.
  */
 export interface StepHost {
+  /**
+   * Claims a step name when an operator is applied with `pipe` (pipeline order, so default names are numbered from the
+   * source towards the sinks and adding a step never renames the steps before it). An explicit `name` must be unique;
+   * without one the step is called `fallback` (default `<kind>-<n>`), suffixed `-2`, `-3`, ... while taken.
+   */
+  reserveStepName(kind: string, name: string | undefined, fallback?: string): string;
+  /** Creates the context of a step at subscription; `name` is a reserved name, a user's name, or absent. */
   createStepContext(kind: string, name: string | undefined): StepContext;
   /**
    * A sink step announces its sink so the runtime can open it, ask it where to resume and commit it. `skip()` gives,
@@ -23,7 +31,8 @@ export interface StepHost {
 
 /** What a sink step gets back from {@link StepHost.registerSink}. */
 export interface SinkRegistration {
-  skip(): Positions | undefined;
+  /** Per partition, the replayed offsets `[from, to)` the sink already holds (exactly-once resume), if any. */
+  skip(): Readonly<Record<string, readonly [number, number]>> | undefined;
 }
 
 const hosts: StepHost[] = [];
@@ -117,14 +126,66 @@ export function makeStepContext(parts: StepContextParts): StepContext {
 
 const noMetrics: StepMetrics = { recordsIn: () => undefined, recordsOut: () => undefined, deadLetters: () => undefined, late: () => undefined };
 
+/** Step-name bookkeeping shared by the runtime's host and the standalone host. */
+export class StepNames {
+  readonly #reserved = new Set<string>();
+  readonly #created = new Set<string>();
+  readonly #counters = new Map<string, number>();
+  /** Every name in the order it was claimed: pipeline order for steps applied with `pipe`. */
+  readonly #order: string[] = [];
+
+  /** Names of created steps, in the order they were claimed. */
+  ordered(): string[] {
+    return this.#order.filter((name) => this.#created.has(name));
+  }
+
+  reserve(kind: string, name: string | undefined, fallback?: string): string {
+    if (name !== undefined) {
+      if (this.#reserved.has(name) || this.#created.has(name)) {
+        throw new TributaryError('DUPLICATE_STEP_NAME', `Two steps are named "${name}"; step names must be unique within a topology.`);
+      }
+      this.#reserved.add(name);
+      this.#order.push(name);
+      return name;
+    }
+    let candidate: string;
+    if (fallback !== undefined) {
+      candidate = fallback;
+      for (let suffix = 2; this.#taken(candidate); suffix++) candidate = `${fallback}-${suffix}`;
+    } else {
+      let index = this.#counters.get(kind) ?? 0;
+      do candidate = `${kind}-${++index}`;
+      while (this.#taken(candidate));
+      this.#counters.set(kind, index);
+    }
+    this.#reserved.add(candidate);
+    this.#order.push(candidate);
+    return candidate;
+  }
+
+  /** Turns a reservation (or a fresh name) into a created step; returns the final name. */
+  create(kind: string, name: string | undefined): string {
+    const stepName = name !== undefined && this.#reserved.has(name) ? name : this.reserve(kind, name);
+    this.#reserved.delete(stepName);
+    if (this.#created.has(stepName)) {
+      throw new TributaryError('DUPLICATE_STEP_NAME', `Step "${stepName}" was subscribed twice; a topology's pipeline may be subscribed only once per run.`);
+    }
+    this.#created.add(stepName);
+    return stepName;
+  }
+
+  #taken(name: string): boolean {
+    return this.#reserved.has(name) || this.#created.has(name);
+  }
+}
+
 function createStandaloneHost(): StepHost {
-  const counters = new Map<string, number>();
+  const names = new StepNames();
   return {
+    reserveStepName: (kind, name, fallback) => names.reserve(kind, name, fallback),
     createStepContext(kind, name) {
-      const index = (counters.get(kind) ?? 0) + 1;
-      counters.set(kind, index);
       return makeStepContext({
-        stepName: name ?? `${kind}-${index}`,
+        stepName: names.create(kind, name),
         clock: systemClock,
         logger: silentLogger,
         metrics: noMetrics,

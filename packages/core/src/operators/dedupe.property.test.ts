@@ -103,6 +103,7 @@ function run(operator: Operator<Value, Value>, items: Item[]) {
   let now = 0;
   const states = new Map<string, WorkingState<unknown>>();
   const host: StepHost = {
+    reserveStepName: (kind, name, fallback) => name ?? fallback ?? kind,
     createStepContext: (kind, name) =>
       makeStepContext({
         stepName: name ?? kind,

@@ -40,6 +40,7 @@ function drive(operator: Operator<Event, Event>, clock: Clock = virtualClock()) 
   const states = new Map<string, WorkingState<unknown>>();
   const debug: LogFields[] = [];
   const host: StepHost = {
+    reserveStepName: (kind, name, fallback) => name ?? fallback ?? `${kind}-1`,
     createStepContext: (kind, name) =>
       makeStepContext({
         stepName: name ?? `${kind}-1`,

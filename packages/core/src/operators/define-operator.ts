@@ -2,6 +2,7 @@ import { Observable } from 'rxjs';
 import type { OperatorFunction } from 'rxjs';
 import { StepFailedError } from '../errors.js';
 import { currentStepHost } from '../internal/step-host.js';
+import type { StepHost } from '../internal/step-host.js';
 import type { BarrierChunk, Chunk, DeadLetterChunk, LateChunk } from '../record/chunk.js';
 import type { DeadLetter, LateRecord } from '../record/dead-letter.js';
 import type { StreamRecord } from '../record/stream-record.js';
@@ -63,10 +64,27 @@ export function defineOperator<In, Out>(
   name: string | undefined,
   setup: (context: StepContext) => StepHandlers<In, Out>,
 ): Operator<In, Out> {
-  return (input) =>
-    new Observable<Chunk<Out>>((subscriber) => {
-      const context = currentStepHost().createStepContext(kind, name);
-      const handlers = setup(context);
+  return defineOperatorNamed(kind, name, undefined, setup);
+}
+
+/**
+ * {@link defineOperator} with a fallback step name used when `name` is absent (e.g. a sink's own name).
+ *
+ * @internal
+ */
+export function defineOperatorNamed<In, Out>(
+  kind: string,
+  name: string | undefined,
+  fallback: string | undefined,
+  setup: (context: StepContext, host: StepHost) => StepHandlers<In, Out>,
+): Operator<In, Out> {
+  return (input) => {
+    // The name is claimed when the operator is applied (pipe order), the context is created at subscription.
+    const host = currentStepHost();
+    const stepName = host.reserveStepName(kind, name, fallback);
+    return new Observable<Chunk<Out>>((subscriber) => {
+      const context = host.createStepContext(kind, stepName);
+      const handlers = setup(context, host);
       const emit: Emit<Out> = {
         data(records) {
           if (records.length === 0) return;
@@ -162,6 +180,7 @@ export function defineOperator<In, Out>(
       });
       return () => subscription.unsubscribe();
     });
+  };
 }
 
 /**

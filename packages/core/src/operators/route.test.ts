@@ -237,6 +237,7 @@ describe('route', () => {
     const sinks: string[] = [];
     const counts = { in: 0, out: 0, deadLetters: 0 };
     const host: StepHost = {
+    reserveStepName: (kind, name, fallback) => name ?? fallback ?? kind,
       createStepContext(kind, name) {
         created.push(name ?? kind);
         return makeStepContext({

@@ -6,7 +6,7 @@
  *
  * Every test that can stall races its promise against a timer, so a broken expectation fails instead of hanging.
  */
-import { asyncScheduler, bufferCount, catchError, concatAll, concatMap, debounceTime, filter as rxFilter, map as rxMap, mergeMap, observeOn, of, subscribeOn, take, tap, timer } from 'rxjs';
+import { asyncScheduler, bufferCount, catchError, concatAll, concatMap, debounceTime, filter as rxFilter, map as rxMap, mergeMap, observeOn, of, subscribeOn, take, tap, throwError, timer } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Chunk } from '../record/chunk.js';
 import { createRuntime } from '../runtime/runtime.js';
@@ -264,9 +264,10 @@ describe('plain RxJS operators that break progress tracking', () => {
     expect(await settlesWithin(driver.checkpoint(), 200)).toBe('timed out');
   });
 
-  it('catchError that re-subscribes swallows a fail policy: the failed record is lost and its position committed', async () => {
+  it('catchError that re-subscribes cannot swallow a fail policy: the re-subscription fails the topology, nothing is committed', async () => {
     const sink = memorySink<number>({ name: 'out' });
     let failures = 0;
+    let resubscriptions = 0;
     const driver = new TestDriver<number>({
       name: 'caught',
       pipeline: (numbers) =>
@@ -278,24 +279,20 @@ describe('plain RxJS operators that break progress tracking', () => {
             },
             { name: 'flaky', onError: 'fail' }, // meant to stop the topology without committing the record
           ),
-          catchError((_error: unknown, caught) => caught), // re-subscribes to the input and carries on
+          // Tries to re-subscribe to the input and carry on (once: a selector that always re-subscribes loops forever).
+          catchError((error: unknown, caught) => (resubscriptions++ < 1 ? caught : throwError(() => error))),
           toSink(sink),
         ),
     });
 
-    // The error re-subscribes the pipeline while the failing batch is being pushed; its barrier then passes.
-    await driver.send(1, { eventTime: 1 });
-    await driver.checkpoint();
-    expect(driver.committedPositions).toEqual({ p0: 1 }); // committed, although the record reached no sink
+    // Re-subscribing would create every step a second time; the runtime refuses, so the failure is not swallowed.
+    await expect(driver.send(1, { eventTime: 1 })).rejects.toThrow(/DUPLICATE|named "flaky"|subscribed twice/);
+    expect(resubscriptions).toBeGreaterThan(0);
+    expect(driver.committedPositions).toEqual({});
     expect(sink.values).toEqual([]);
-    expect(driver.deadLetters).toEqual([]);
-    // The pipeline carries on as if nothing happened.
-    await driver.send(2, { eventTime: 2 });
-    await driver.checkpoint();
-    expect(sink.values).toEqual([2]);
   });
 
-  it('subscribeOn delays the subscription of what is upstream of it: steps there never register, so their sink is never committed', async () => {
+  it('subscribeOn delays the subscription of the sink past the start: the topology fails loudly instead of committing around the sink', async () => {
     const sink = memorySink<number>({ name: 'out' });
     const driver = new TestDriver<number>({
       name: 'subscribed-later',
@@ -303,11 +300,8 @@ describe('plain RxJS operators that break progress tracking', () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 20)); // let the delayed subscription happen
 
-    expect(driver.steps).toEqual([]); // neither 'double' nor the sink step registered with the driver
-    await driver.send(1, { eventTime: 1 });
-    await driver.checkpoint();
-    expect(driver.committedPositions).toEqual({ p0: 1 });
-    expect(sink.written.map((record) => record.value)).toEqual([2]);
-    expect(sink.committed).toEqual([]); // the checkpoint committed the source position, but not the sink
+    await expect(driver.send(1, { eventTime: 1 })).rejects.toThrow(/subscribed after topology "subscribed-later" started/);
+    expect(driver.committedPositions).toEqual({});
+    expect(sink.committed).toEqual([]);
   });
 });

@@ -1,11 +1,10 @@
 import { z } from 'zod';
 import { InvalidOptionsError } from '../errors.js';
 import { stepNameSchema } from '../internal/common-options.js';
-import { currentStepHost } from '../internal/step-host.js';
 import { parseOptions } from '../internal/parse-options.js';
 import type { StreamRecord } from '../record/stream-record.js';
 import type { Sink } from '../sinks/sink.js';
-import { defineOperator } from './define-operator.js';
+import { defineOperatorNamed } from './define-operator.js';
 import type { Operator } from './define-operator.js';
 
 const toSinkOptionsSchema = z.strictObject({ name: stepNameSchema });
@@ -20,7 +19,7 @@ export type ToSinkOptions = z.input<typeof toSinkOptionsSchema>;
  * for an exactly-once sink, drops replayed records the sink already holds.
  *
  * @param sink where the records go
- * @param options `name` — step name (default: the sink's name)
+ * @param options `name` — step name (default: the sink's name, suffixed `-2`, `-3`, ... when another step has it)
  *
  * @example
  * ```ts
@@ -33,16 +32,16 @@ export function toSink<V>(sink: Sink<V>, options: ToSinkOptions = {}): Operator<
     throw new InvalidOptionsError('toSink', ['sink: must be a Sink with write() and commit()']);
   }
   const { name } = parseOptions(toSinkOptionsSchema, 'toSink', options);
-  return defineOperator<V, never>('sink', name ?? sink.name, (context) => {
-    const registration = currentStepHost().registerSink(context.stepName, sink);
+  return defineOperatorNamed<V, never>('sink', name, sink.name, (context, host) => {
+    const registration = host.registerSink(context.stepName, sink);
     return {
       data(records) {
         const skip = registration.skip();
         let batch: readonly StreamRecord<V>[] = records;
         if (skip !== undefined) {
           batch = records.filter((record) => {
-            const committed = skip[record.position.partition];
-            return committed === undefined || record.position.offset >= committed;
+            const range = skip[record.position.partition];
+            return range === undefined || record.position.offset < range[0] || record.position.offset >= range[1];
           });
         }
         if (batch.length === 0) return;

@@ -7,6 +7,12 @@ export interface DataChunk<V> {
   readonly records: readonly StreamRecord<V>[];
 }
 
+/**
+ * The watermark that ends event time: a bounded input that is exhausted sends it, so every window closes. It is
+ * `Number.MAX_SAFE_INTEGER` rather than `Infinity` so that state which records a watermark stays JSON.
+ */
+export const END_OF_TIME = Number.MAX_SAFE_INTEGER;
+
 /** The event-time watermark advanced: no record with an earlier event time is expected any more (except late ones). */
 export interface WatermarkChunk {
   readonly kind: 'watermark';

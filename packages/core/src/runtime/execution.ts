@@ -1,7 +1,7 @@
 import { Subject } from 'rxjs';
 import type { Observable, Subscription } from 'rxjs';
 import { TributaryError } from '../errors.js';
-import { makeStepContext, withStepHost, WorkingState } from '../internal/step-host.js';
+import { makeStepContext, StepNames, withStepHost, WorkingState } from '../internal/step-host.js';
 import type { StepHost } from '../internal/step-host.js';
 import type { Checkpoint, Chunk } from '../record/chunk.js';
 import type { DeadLetter, LateRecord } from '../record/dead-letter.js';
@@ -28,19 +28,21 @@ export interface ExecutionServices {
 interface RegisteredSink {
   readonly stepName: string;
   readonly sink: Sink<never>;
-  /** Exactly-once sinks: records below these offsets are already in the sink and are skipped on replay. */
-  skip: Positions | undefined;
+  /** Exactly-once sinks ahead of the resume position: replayed source offsets `[from, to)` they already hold. */
+  skip: Readonly<Record<string, readonly [number, number]>> | undefined;
 }
 
 interface CheckpointLogEntry {
   readonly positions: Positions;
+  /** Set once every sink committed the checkpoint: only then may its state be restored (see {@link Execution.restore}). */
+  readonly committed?: boolean;
   /** Scope -> checkpoint id of the snapshot that holds its state as of this checkpoint. */
   readonly snapshots: Readonly<Record<string, number>>;
 }
 
 const CHECKPOINT_KEY_PREFIX = 'checkpoint/';
 const RETAINED_CHECKPOINTS = 5;
-const checkpointKey = (id: number): string => `${CHECKPOINT_KEY_PREFIX}${String(id).padStart(12, '0')}`;
+const checkpointKey = (id: number, instance: string): string => `${CHECKPOINT_KEY_PREFIX}${String(id).padStart(15, '0')}/${instance}`;
 
 /**
  * One subscription of a topology's pipeline, with the machinery shared by the runtime and the test driver: step
@@ -55,6 +57,10 @@ export class Execution<V> {
   readonly #input = new Subject<Chunk<V>>();
   readonly #steps = new Map<string, Map<string, WorkingState<unknown>>>();
   readonly #sinks: RegisteredSink[] = [];
+  readonly #names = new StepNames();
+  #sinksOpened = false;
+  /** Identifies this run's entries in the checkpoint log, which several instances (or restarts) may share. */
+  readonly #instance = Math.random().toString(36).slice(2, 10);
   readonly #barrierWaiters = new Map<number, { resolve: () => void; reject: (error: unknown) => void }>();
   readonly #counters: { recordsIn: Counter; recordsOut: Counter; deadLetters: Counter; late: Counter; checkpoints: Counter };
   readonly #watermarkGauge: Gauge;
@@ -70,6 +76,8 @@ export class Execution<V> {
   /** Scope -> checkpoint id of its newest snapshot. */
   readonly #snapshotIds = new Map<string, number>();
   #lastCompleted: Checkpoint | undefined;
+  /** The checkpoint id every exactly-once sink has committed, when all sinks are exactly-once. */
+  #exactlyOnceCheckpointId: number | undefined;
   #deadLettersWritten = 0;
   #lateWritten = 0;
   #lastWatermark = Number.NEGATIVE_INFINITY;
@@ -91,7 +99,7 @@ export class Execution<V> {
 
   /** Step names in pipeline order. */
   get stepNames(): readonly string[] {
-    return [...this.#steps.keys()];
+    return this.#names.ordered();
   }
 
   /** The sinks the pipeline registered, in pipeline order. */
@@ -131,8 +139,16 @@ export class Execution<V> {
   /** Builds the pipeline and subscribes it; steps and sinks register themselves during this call. */
   subscribe(pipeline: (input: Observable<Chunk<V>>) => Observable<Chunk<never>>): void {
     const host: StepHost = {
+      reserveStepName: (kind, name, fallback) => this.#names.reserve(kind, name, fallback),
       createStepContext: (kind, name) => this.#createStepContext(kind, name),
       registerSink: (stepName, sink) => {
+        if (this.#sinksOpened) {
+          throw new TributaryError(
+            'LATE_SUBSCRIPTION',
+            `Sink step "${stepName}" subscribed after topology "${this.#services.topologyName}" started, so it could not be opened or take part in commits. ` +
+              'Operators that delay or repeat subscription (subscribeOn, retry, repeat, catchError re-subscribing) are not supported inside a topology.',
+          );
+        }
         const registered: RegisteredSink = { stepName, sink, skip: undefined };
         this.#sinks.push(registered);
         return { skip: () => registered.skip };
@@ -159,21 +175,27 @@ export class Execution<V> {
     await this.#services.deadLetterSink.open?.(context('dead-letters'));
     await this.#services.lateSink.open?.(context('late'));
     for (const { stepName, sink } of this.#sinks) await sink.open?.(context(stepName));
+    this.#sinksOpened = true;
   }
 
   /**
    * Exactly-once hand-shake: asks every sink that records positions where it stands. When every pipeline sink is
-   * exactly-once, the returned positions (per partition, the minimum over the sinks) are where the source must resume,
-   * and each sink skips the replayed records it already holds. Otherwise the source's own committed positions apply
-   * and nothing is returned.
+   * exactly-once, the returned positions (per partition, the minimum over the sinks) are where the source must resume.
+   * A sink that is ahead of that minimum skips the replayed source records it already holds (offsets in
+   * `[resume, its own position)`); records derived from restored state (a window opened before the restart) are never
+   * skipped. Otherwise the source's own committed positions apply and nothing is returned.
    */
   async exactlyOncePositions(): Promise<Positions | undefined> {
+    this.#exactlyOnceCheckpointId = undefined;
     if (this.#sinks.length === 0 || this.#sinks.some(({ sink }) => sink.committedPositions === undefined)) return undefined;
     const merged: Record<string, number> = {};
     const seen = new Map<string, number>();
+    const held: (Positions | undefined)[] = [];
+    let checkpointId = Number.POSITIVE_INFINITY;
     for (const registered of this.#sinks) {
       const committed = await registered.sink.committedPositions!();
-      registered.skip = committed?.positions;
+      held.push(committed?.positions);
+      checkpointId = Math.min(checkpointId, committed?.checkpointId ?? Number.NEGATIVE_INFINITY);
       for (const [partition, offset] of Object.entries(committed?.positions ?? {})) {
         merged[partition] = Math.min(merged[partition] ?? Number.POSITIVE_INFINITY, offset);
         seen.set(partition, (seen.get(partition) ?? 0) + 1);
@@ -181,23 +203,34 @@ export class Execution<V> {
     }
     // A partition only some sinks know is resumed from the source's own position: the others may lack its records.
     for (const [partition, count] of seen) if (count < this.#sinks.length) delete merged[partition];
-    for (const registered of this.#sinks) {
-      if (registered.skip === undefined) continue;
-      registered.skip = Object.fromEntries(Object.entries(registered.skip).filter(([partition]) => partition in merged));
-    }
+    this.#sinks.forEach((registered, index) => {
+      const skip: Record<string, readonly [number, number]> = {};
+      for (const [partition, offset] of Object.entries(held[index] ?? {})) {
+        const resume = merged[partition];
+        if (resume !== undefined && offset > resume) skip[partition] = [resume, offset];
+      }
+      registered.skip = Object.keys(skip).length > 0 ? skip : undefined;
+    });
+    if (Number.isFinite(checkpointId)) this.#exactlyOnceCheckpointId = checkpointId;
     return merged;
   }
 
   /**
-   * Restores the state of `partitions` to the newest checkpoint whose position for the partition equals the position
-   * processing resumes from; partitions without such a checkpoint start with empty state.
+   * Restores the state of `partitions` as of the checkpoint processing resumes from: the newest checkpoint whose
+   * position for the partition equals the resume position and that every sink committed (or, when every sink is
+   * exactly-once, that the sinks report as committed). Partitions without one start with empty state. Also moves this
+   * run's checkpoint ids past every id in the log, so ids grow across restarts.
    */
   async restore(partitions: readonly string[], resumeFrom: Positions): Promise<void> {
     const store = this.#services.stateStore;
     const log = await this.#readCheckpointLog();
+    const newest = log[0]?.[0];
+    if (newest !== undefined && newest >= this.#nextCheckpointId) this.#nextCheckpointId = newest + 1;
+    const exactlyOnceId = this.#exactlyOnceCheckpointId;
+    const usable = log.filter(([id, entry]) => entry.committed === true || (exactlyOnceId !== undefined && id <= exactlyOnceId));
     for (const partition of partitions) {
       const offset = resumeFrom[partition];
-      const entry = offset === undefined ? undefined : log.find(([, e]) => e.positions[partition] === offset)?.[1];
+      const entry = offset === undefined ? undefined : usable.find(([, e]) => e.positions[partition] === offset)?.[1];
       for (const [stepName, states] of this.#steps) {
         const scope = `${stepName}/${partition}`;
         const state = new WorkingState<unknown>();
@@ -207,6 +240,8 @@ export class Execution<V> {
           for await (const pair of store.scan(scope)) entries.push(pair);
           state.load(entries);
           this.#snapshotIds.set(scope, snapshotId);
+        } else {
+          this.#snapshotIds.delete(scope);
         }
         states.set(partition, state);
       }
@@ -238,21 +273,30 @@ export class Execution<V> {
   }
 
   /**
-   * Takes a checkpoint at `positions`: pushes a checkpoint barrier, and once it reached the end persists step state,
-   * commits the dead-letter and late sinks, then every pipeline sink, then calls `commitSource`.
+   * Takes a checkpoint at `positions`: pushes a checkpoint barrier, and once it reached the end persists step state
+   * (with a log entry tying the snapshots to the positions), commits the dead-letter and late sinks, then every pipeline
+   * sink, marks the log entry committed, and finally calls `commitSource`.
+   *
+   * With `afterCompletion` the pipeline has already completed (every output is handled), so no barrier is pushed.
    */
-  async checkpoint(positions: Positions, reason: Checkpoint['reason'], commitSource: (positions: Positions) => Promise<void>): Promise<Checkpoint> {
+  async checkpoint(
+    positions: Positions,
+    reason: Checkpoint['reason'],
+    commitSource: (positions: Positions) => Promise<void>,
+    afterCompletion = false,
+  ): Promise<Checkpoint> {
     const started = this.#services.clock.now();
     const checkpoint: Checkpoint = { id: this.#nextCheckpointId++, positions: { ...positions }, reason };
     // Everything pushed before the barrier has passed every step once it reaches the end, and the caller pushes
     // nothing more until this checkpoint completed: the state captured now is exactly the state at the barrier.
-    await this.#pushBarrier(checkpoint);
+    if (!afterCompletion) await this.#pushBarrier(checkpoint);
     const captured = new Map<string, StateChange[]>();
     this.#captureState(captured);
-    await this.#persistState(checkpoint, captured);
+    const entry = await this.#persistState(checkpoint, captured);
     await this.#services.deadLetterSink.commit(checkpoint);
     await this.#services.lateSink.commit(checkpoint);
     for (const { sink } of this.#sinks) await sink.commit(checkpoint);
+    await this.#services.stateStore.put(this.#runtimeScope(), checkpointKey(checkpoint.id, this.#instance), { ...entry, committed: true });
     await commitSource(checkpoint.positions);
     this.#lastCompleted = checkpoint;
     this.#counters.checkpoints.inc({ topology: this.#services.topologyName });
@@ -297,10 +341,7 @@ export class Execution<V> {
   }
 
   #createStepContext(kind: string, name: string | undefined): StepContext {
-    const stepName = name ?? `${kind}-${[...this.#steps.keys()].filter((n) => n.startsWith(`${kind}-`)).length + 1}`;
-    if (this.#steps.has(stepName)) {
-      throw new TributaryError('DUPLICATE_STEP_NAME', `Two steps are named "${stepName}"; step names must be unique within a topology.`);
-    }
+    const stepName = this.#names.create(kind, name);
     const states = new Map<string, WorkingState<unknown>>();
     this.#steps.set(stepName, states);
     const labels = { topology: this.#services.topologyName, step: stepName };
@@ -335,7 +376,7 @@ export class Execution<V> {
     }
   }
 
-  async #persistState(checkpoint: Checkpoint, captured: Map<string, StateChange[]>): Promise<void> {
+  async #persistState(checkpoint: Checkpoint, captured: Map<string, StateChange[]>): Promise<CheckpointLogEntry> {
     const store = this.#services.stateStore;
     for (const [scope, changes] of captured) {
       if (changes.length > 0) await store.apply(scope, changes);
@@ -343,16 +384,20 @@ export class Execution<V> {
       this.#snapshotIds.set(scope, checkpoint.id);
     }
     const entry: CheckpointLogEntry = { positions: checkpoint.positions, snapshots: Object.fromEntries(this.#snapshotIds) };
-    await store.put(this.#runtimeScope(), checkpointKey(checkpoint.id), entry);
+    await store.put(this.#runtimeScope(), checkpointKey(checkpoint.id, this.#instance), entry);
+    return entry;
   }
 
+  /** Keeps this run's newest entries (and every other run's), and the snapshots any kept entry refers to. */
   async #pruneCheckpoints(completedId: number): Promise<void> {
     const store = this.#services.stateStore;
     const log = await this.#readCheckpointLog();
-    const retained = log.slice(0, RETAINED_CHECKPOINTS);
-    for (const [id] of log.slice(RETAINED_CHECKPOINTS)) await store.delete(this.#runtimeScope(), checkpointKey(id));
+    const mine = log.filter(([, , instance]) => instance === this.#instance);
+    for (const [id] of mine.slice(RETAINED_CHECKPOINTS)) await store.delete(this.#runtimeScope(), checkpointKey(id, this.#instance));
+    const dropped = new Set(mine.slice(RETAINED_CHECKPOINTS).map(([id]) => id));
     const oldestNeeded = new Map<string, number>();
-    for (const [, entry] of retained) {
+    for (const [id, entry, instance] of log) {
+      if (instance === this.#instance && dropped.has(id)) continue;
       for (const [scope, snapshotId] of Object.entries(entry.snapshots)) {
         oldestNeeded.set(scope, Math.min(oldestNeeded.get(scope) ?? snapshotId, snapshotId));
       }
@@ -362,11 +407,12 @@ export class Execution<V> {
     }
   }
 
-  /** Checkpoint log entries, newest first. */
-  async #readCheckpointLog(): Promise<[number, CheckpointLogEntry][]> {
-    const entries: [number, CheckpointLogEntry][] = [];
+  /** Checkpoint log entries of every run, newest first: `[id, entry, instance]`. */
+  async #readCheckpointLog(): Promise<[number, CheckpointLogEntry, string][]> {
+    const entries: [number, CheckpointLogEntry, string][] = [];
     for await (const [key, value] of this.#services.stateStore.scan(this.#runtimeScope(), CHECKPOINT_KEY_PREFIX)) {
-      entries.push([Number(key.slice(CHECKPOINT_KEY_PREFIX.length)), value as CheckpointLogEntry]);
+      const [id, instance] = key.slice(CHECKPOINT_KEY_PREFIX.length).split('/');
+      entries.push([Number(id), value as CheckpointLogEntry, instance ?? '']);
     }
     return entries.sort((a, b) => b[0] - a[0]);
   }

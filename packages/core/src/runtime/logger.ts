@@ -40,7 +40,7 @@ export function jsonLogger(options: { level?: 'debug' | 'info' | 'warn' | 'error
   const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const emit = (level: keyof typeof order) => (fields: LogFields, message: string) => {
     if (order[level] < threshold) return;
-    write(JSON.stringify({ level, time: new Date().toISOString(), msg: message, ...fields }));
+    write(JSON.stringify({ ...fields, level, time: new Date().toISOString(), msg: message }));
   };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { TributaryError } from '../errors.js';
 import { parseOptions } from '../internal/parse-options.js';
+import { END_OF_TIME } from '../record/chunk.js';
 import type { Checkpoint } from '../record/chunk.js';
 import type { DeadLetter, LateRecord } from '../record/dead-letter.js';
 import type { Positions, StreamRecord } from '../record/stream-record.js';
@@ -73,6 +74,8 @@ export interface RuntimeStatus {
   readonly deadLetters: number;
   readonly late: number;
   readonly checkpoints: number;
+  /** Records not yet read, per partition, as the source reported at the last checkpoint (empty when it cannot tell). */
+  readonly lag: Positions;
 }
 
 /** A running topology. */
@@ -147,6 +150,7 @@ class TopologyRuntime<V> implements Runtime {
   #loop: Promise<void> | undefined;
   #checkpointCount = 0;
   #sourceDeadLetters: DeadLetter[] = [];
+  #lag: Positions = {};
 
   constructor(topology: Topology<V>, options: ParsedOptions) {
     this.#topology = topology;
@@ -182,7 +186,16 @@ class TopologyRuntime<V> implements Runtime {
     const labels = { topology: this.#topology.name };
     const inFlightGauge = this.metrics.gauge('tributary_in_flight_records', 'Records polled but not yet handled by every sink.');
     const pausedGauge = this.metrics.gauge('tributary_source_paused', '1 while the source is paused for backpressure.');
-    this.#gauges = { inFlight: (n) => inFlightGauge.set(n, labels), paused: (p) => pausedGauge.set(p ? 1 : 0, labels) };
+    const batchLatency = this.metrics.histogram('tributary_batch_latency_seconds', 'Time from a polled batch entering the pipeline to every sink having handled it.');
+    const lagGauge = this.metrics.gauge('tributary_source_lag_records', 'Records the source has not read yet, per partition (when the source can tell).');
+    this.#gauges = {
+      inFlight: (n) => inFlightGauge.set(n, labels),
+      paused: (p) => pausedGauge.set(p ? 1 : 0, labels),
+      batchLatency: (seconds) => batchLatency.observe(seconds, labels),
+      lag: (lag) => {
+        for (const [partition, records] of Object.entries(lag)) lagGauge.set(records, { ...labels, partition });
+      },
+    };
     try {
       this.#execution.subscribe(this.#topology.pipeline);
       this.#execution.onFailure((error) => void this.#failWith(error));
@@ -201,6 +214,15 @@ class TopologyRuntime<V> implements Runtime {
       this.#rejectDone(error);
       await this.#execution.abort().catch(() => undefined);
       throw error;
+    }
+    if (this.#state !== 'starting') {
+      // Subscribing or opening failed asynchronously (a duplicate step name, a sink that could not open).
+      await this.done.catch(() => undefined);
+      const failure = await this.done.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      throw failure instanceof Error ? failure : new TributaryError('START_FAILED', `Topology "${this.#topology.name}" failed to start.`);
     }
     this.#state = 'running';
     this.#lastCheckpointAt = this.#clock.now();
@@ -251,16 +273,22 @@ class TopologyRuntime<V> implements Runtime {
       committed: { ...(this.#execution.lastCompletedCheckpoint?.positions ?? {}) },
       inFlight: this.#inFlight,
       paused: this.#paused,
-      watermark: Number.isFinite(watermark) || watermark === Number.POSITIVE_INFINITY ? watermark : null,
+      watermark: Number.isFinite(watermark) ? watermark : null,
       partitionWatermarks: this.#tracker.partitions(),
       recordsPolled: this.#recordsPolled,
       deadLetters: this.#execution.deadLettersWritten,
       late: this.#execution.lateWritten,
       checkpoints: this.#checkpointCount,
+      lag: { ...this.#lag },
     };
   }
 
-  #gauges: { inFlight(count: number): void; paused(paused: boolean): void } = { inFlight: () => undefined, paused: () => undefined };
+  #gauges: {
+    inFlight(count: number): void;
+    paused(paused: boolean): void;
+    batchLatency(seconds: number): void;
+    lag(lag: Positions): void;
+  } = { inFlight: () => undefined, paused: () => undefined, batchLatency: () => undefined, lag: () => undefined };
 
   async #run(): Promise<void> {
     const source = this.#topology.source;
@@ -321,8 +349,10 @@ class TopologyRuntime<V> implements Runtime {
     const count = records.length;
     this.#inFlight += count;
     this.#gauges.inFlight(this.#inFlight);
+    const pushedAt = this.#clock.now();
     this.#execution.pushRecords(records, watermark, letters).then(
       () => {
+        this.#gauges.batchLatency((this.#clock.now() - pushedAt) / 1000);
         this.#inFlight -= count;
         this.#gauges.inFlight(this.#inFlight);
         if (this.#inFlight < this.#options.maxInFlight) this.#capacityWaiter?.();
@@ -356,13 +386,23 @@ class TopologyRuntime<V> implements Runtime {
     }
   }
 
-  async #takeCheckpoint(reason: Checkpoint['reason']): Promise<void> {
+  async #takeCheckpoint(reason: Checkpoint['reason'], afterCompletion = false): Promise<void> {
     const requests = this.#checkpointRequests.splice(0);
     const failures = this.#checkpointFailures.splice(0);
     try {
-      const checkpoint = await this.#execution.checkpoint(this.#positions, reason, (positions) => this.#topology.source.commit(positions));
+      const checkpoint = await this.#execution.checkpoint(
+        this.#positions,
+        reason,
+        (positions) => this.#topology.source.commit(positions),
+        afterCompletion,
+      );
       this.#checkpointCount += 1;
       this.#lastCheckpointAt = this.#clock.now();
+      const lag = this.#topology.source.lag?.();
+      if (lag !== undefined) {
+        this.#lag = lag;
+        this.#gauges.lag(lag);
+      }
       this.#logger.debug({ topology: this.#topology.name, checkpoint: checkpoint.id, reason, positions: checkpoint.positions }, 'checkpoint committed');
       for (const resolve of requests) resolve(checkpoint);
     } catch (error) {
@@ -372,10 +412,13 @@ class TopologyRuntime<V> implements Runtime {
   }
 
   async #finishInput(): Promise<void> {
-    // End of a bounded input: an infinite watermark closes every window, a checkpoint commits the results.
-    this.#execution.pushWatermark(Number.POSITIVE_INFINITY);
-    await this.#takeCheckpoint('end-of-input');
+    // End of a bounded input: dead letters the source reported in its last poll go in, the final watermark closes every
+    // window, steps flush in their complete handlers, and a last checkpoint commits everything that came out.
+    this.#push([]);
+    await this.#drain();
+    this.#execution.pushWatermark(END_OF_TIME);
     await this.#execution.completeInput();
+    await this.#takeCheckpoint('end-of-input', true);
     await this.#execution.close();
     await this.#topology.source.close();
     this.#state = 'finished';

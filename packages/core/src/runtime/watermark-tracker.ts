@@ -68,17 +68,15 @@ export class WatermarkTracker {
   advance(now: number): number | undefined {
     let active = Number.POSITIVE_INFINITY;
     let anyActive = false;
-    let idleMax = Number.NEGATIVE_INFINITY;
     for (const progress of this.#partitions.values()) {
       const mark = progress.maxEventTime - this.#options.outOfOrdernessMs;
-      if (now - progress.lastActivity >= this.#options.idleTimeoutMs) {
-        if (mark > idleMax) idleMax = mark;
-        continue;
-      }
+      if (now - progress.lastActivity >= this.#options.idleTimeoutMs) continue;
       anyActive = true;
       if (mark < active) active = mark;
     }
-    const candidate = anyActive ? active : idleMax;
+    // When every partition is idle the watermark holds: jumping to the most advanced partition would make the records
+    // of a partition that was behind late the moment it wakes up. The end of a bounded input closes windows instead.
+    const candidate = anyActive ? active : Number.NEGATIVE_INFINITY;
     if (candidate > this.#current && Number.isFinite(candidate)) {
       this.#current = candidate;
       return candidate;

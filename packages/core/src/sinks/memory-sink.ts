@@ -217,9 +217,10 @@ export class MemorySink<V> implements Sink<V> {
  * @example
  * ```ts
  * const sink = memorySink<Order>({ exactlyOnce: true });
- * const driver = createTestDriver(defineTopology({ name: 'orders', source, pipeline: (s) => s.pipe(toSink(sink)) }));
- * await driver.run();
- * expect(sink.values).toEqual(expectedOrders);
+ * const runtime = createRuntime(defineTopology({ name: 'orders', source: memorySource(orders), pipeline: (s) => s.pipe(toSink(sink)) }));
+ * await runtime.start();
+ * await runtime.done;
+ * expect(sink.values).toEqual(orders);
  * ```
  */
 export function memorySink<V>(options: MemorySinkOptions = {}): MemorySink<V> {

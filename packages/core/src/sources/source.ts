@@ -60,6 +60,8 @@ export interface Source<V> {
   pause?(): void;
   /** Room again: fetch. */
   resume?(): void;
+  /** Records not yet read per partition (Kafka: end offset - position), if the source can tell cheaply. */
+  lag?(): Positions | undefined;
   /** Leaves the group and releases connections. Called after the final commit. */
   close(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { Observable } from 'rxjs';
 import { TributaryError } from '../errors.js';
+import { END_OF_TIME } from '../record/chunk.js';
 import type { Checkpoint, Chunk } from '../record/chunk.js';
 import type { DeadLetter, LateRecord } from '../record/dead-letter.js';
 import type { Positions, RecordHeaders, StreamRecord } from '../record/stream-record.js';
@@ -164,6 +165,7 @@ export class TestDriver<V> {
   /** Moves the watermark to `time` (if it is later than the current one) and waits until the pipeline handled it. */
   async advanceWatermark(time: number): Promise<void> {
     await this.#ready();
+    if (time <= this.#execution.watermark) return;
     await this.#execution.pushRecords([], time);
     this.#throwIfFailed();
   }
@@ -190,9 +192,12 @@ export class TestDriver<V> {
   /** Ends the input as a bounded source would: every window closes, a final checkpoint commits, steps complete. */
   async end(): Promise<void> {
     await this.#ready();
-    await this.#execution.pushRecords([], Number.POSITIVE_INFINITY);
-    await this.checkpoint();
+    await this.#execution.pushRecords([], END_OF_TIME);
     await this.#execution.completeInput();
+    await this.#execution.checkpoint(this.#positions, 'end-of-input', (positions) => {
+      this.#committed = { ...positions };
+      return Promise.resolve();
+    }, true);
     await this.#execution.close();
     this.#throwIfFailed();
   }
