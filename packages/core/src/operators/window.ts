@@ -159,7 +159,10 @@ const _optionsMatchSchema: _OptionsMatchSchema = true;
  * for sliding, its own window `[t - size + 1, t + 1)` and the key's existing windows covering `t`; for sessions, its own
  * `[t, t + gap)` and the key's existing sessions it overlaps. Late records go to the late output (`late` chunks, with
  * the watermark at arrival) and nowhere else. A record with some windows alive and others purged (hopping, sliding) goes
- * to the alive ones only.
+ * to the alive ones only. So every accepted record is in at least one emitted window.
+ *
+ * Sessions change bounds as they grow and merge: a result whose session replaces sessions emitted before (same key,
+ * other bounds) lists them in `supersedes`, and its revision continues from the highest revision among them.
  *
  * On a watermark, fired windows are emitted ordered by end time, then key, before the watermark chunk moves on. When
  * the input completes, every remaining window fires (as if `W = +Infinity`).
@@ -167,7 +170,9 @@ const _optionsMatchSchema: _OptionsMatchSchema = true;
  * **State.** Window accumulators live in the step's per-source-partition state (JSON values; keys
  * `"<group key>\u0000<start>"` for tumbling and hopping, `"<group key>\u0000"` holding all windows of a key for sliding
  * and sessions, plus the partition's last watermark), so they are checkpointed with the source positions and
- * restored after a restart; the in-memory index of firing times is rebuilt from the state when needed. Windows are
+ * restored after a restart; the in-memory index of firing times is rebuilt from the state when needed. Entries are
+ * updated in place and handed to the state once per checkpoint interval (the runtime persists, at a checkpoint, every
+ * entry written since the previous one as it is then). Windows are
  * scoped by source partition: records of one group key should come from one source partition (as with Kafka keyed
  * partitioning), otherwise each partition emits its own result for that key.
  *
