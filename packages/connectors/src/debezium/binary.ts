@@ -14,7 +14,7 @@ lookup['_'.charCodeAt(0)] = 63;
 export function decodeBase64(text: string): Uint8Array | undefined {
   let end = text.length;
   while (end > 0 && text.charCodeAt(end - 1) === 61 /* = */) end--;
-  if (text.length - end > 2 || end % 4 === 1) return undefined;
+  if (text.length - end > 2 || end % 4 === 1 || (end < text.length && text.length % 4 !== 0)) return undefined;
   const out = new Uint8Array(Math.floor((end * 3) / 4));
   let buffer = 0;
   let bits = 0;

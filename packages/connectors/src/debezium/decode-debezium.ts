@@ -23,7 +23,7 @@ function decodeDebeziumOptionsSchema<Row, Before, Kind extends ChangeEventKind>(
      * The output type narrows to the kinds listed. Default: all — `change`, `truncate`, `tombstone`, `heartbeat`,
      * `transaction`, `schema-change`, `message`.
      */
-    kinds: (z.array(z.enum(allKinds)).min(1, 'must list at least one kind') as unknown as z.ZodType<readonly Kind[]>).optional(),
+    kinds: (z.array(z.enum(allKinds)).min(1, 'must list at least one kind') as unknown as z.ZodType<readonly Kind[], readonly Kind[]>).optional(),
     /**
      * The output records' event time: `record` (default) — keep the source record's (the Kafka timestamp), so the
      * source's watermarks stay valid; `source` — `source.ts_ms`, when the change happened in the database (commit
