@@ -19,7 +19,7 @@ type Event = { id: number; key: string; amount: number };
 type Input = { time: number; key: number; amount: number; cut: boolean; watermark: boolean };
 type Scenario = { events: Input[]; allowedLateness: number; bound: number };
 
-const NUM_RUNS = 500;
+const NUM_RUNS = 300;
 
 const scenario: fc.Arbitrary<Scenario> = fc.record({
   events: fc.array(
