@@ -4,6 +4,7 @@ import { InvalidOptionsError, StepFailedError } from '../errors.js';
 import { dataOf, runOperator, testRecord } from '../internal/run-operator.js';
 import { currentStepHost, makeStepContext, withStepHost, WorkingState } from '../internal/step-host.js';
 import type { StepHost } from '../internal/step-host.js';
+import { END_OF_TIME } from '../record/chunk.js';
 import type { Chunk } from '../record/chunk.js';
 import type { LateRecord } from '../record/dead-letter.js';
 import type { StreamRecord } from '../record/stream-record.js';
@@ -252,6 +253,13 @@ describe('window', () => {
     const op = window({ key: byMerchant, window: tumbling(10), aggregate: { n: count() } });
     const chunks = await runOperator(op, [data(order('b', 1, 25, 0), order('b', 1, 5, 1), order('a', 1, 27, 2), order('c', 1, 1, 3))]);
     expect(shape(chunks)).toEqual(['b@10#0,c@10#0,a@30#0,b@30#0']);
+    // The runtime ends a bounded input with the END_OF_TIME watermark: the same flush, before that watermark.
+    const ended = await runOperator(window({ key: byMerchant, window: session(10), aggregate: { n: count() } }), [
+      data(order('b', 1, 25, 0), order('a', 1, 27, 1)),
+      watermark(END_OF_TIME),
+      data(order('a', 1, 28, 2)),
+    ]);
+    expect(shape(ended)).toEqual(['b@35#0,a@37#0', `W${END_OF_TIME}`, 'late']);
   });
 
   it('passes control chunks through in order, with fired results just before their watermark', async () => {
