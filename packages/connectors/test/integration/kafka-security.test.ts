@@ -1,0 +1,108 @@
+/**
+ * Failure and security behaviour against real sockets: an unreachable broker fails clearly within a bounded time,
+ * and with SASL credentials configured no log line (ours or kafkajs's, at debug level) carries a password or token.
+ */
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { createRuntime, defineTopology, memorySink, toSink } from '@tributary/core';
+import type { LogFields, Logger } from '@tributary/core';
+import { ConnectorError } from '@tributary/connectors';
+import { kafkaAdmin, kafkaSink, kafkaSource } from '@tributary/connectors/kafka';
+import { brokers, uniqueName, within } from './kafka-helpers.js';
+
+/** A port nothing listens on: bound, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function capturingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const log = (level: string) => (fields: LogFields, message: string) => void lines.push(JSON.stringify({ level, message, fields }));
+  return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+}
+
+const fastRetry = { retries: 2, initialRetryTimeMs: 100, maxRetryTimeMs: 500 };
+
+describe('kafka connector failures and secrets', () => {
+  it('an unreachable broker fails start with KAFKA_UNREACHABLE within a bounded time, for source, sink and admin', async () => {
+    const dead = [`127.0.0.1:${await closedPort()}`];
+    const source = kafkaSource({ brokers: dead, topics: ['t'], groupId: 'g', retry: fastRetry, connectionTimeoutMs: 1_000 });
+    const runtime = createRuntime(defineTopology({ name: 'unreachable', source, pipeline: (s) => s.pipe(toSink(memorySink())) }));
+    let started = Date.now();
+    const failure = await within(runtime.start().then(() => undefined, (error: unknown) => error), 15_000, 'runtime.start against a closed port');
+    const elapsed = Date.now() - started;
+    expect(failure).toBeInstanceOf(ConnectorError);
+    expect(failure).toMatchObject({ code: 'KAFKA_UNREACHABLE', connector: 'kafka', retriable: true });
+    expect((failure as Error).message).toContain(dead[0]);
+    expect((failure as Error).message).toMatch(/ECONNREFUSED|connect/i);
+    expect(elapsed).toBeLessThan(10_000);
+    console.info(`[kafka-security] unreachable broker reported after ${elapsed} ms (${fastRetry.retries} retries)`);
+
+    const sink = kafkaSink({ brokers: dead, topic: 't', retry: fastRetry });
+    started = Date.now();
+    await expect(
+      within(
+        Promise.resolve(sink.open({ stepName: 's', clock: { now: Date.now, setTimer: () => () => undefined }, logger: capturingLogger(), signal: new AbortController().signal })),
+        15_000,
+        'sink.open',
+      ),
+    ).rejects.toMatchObject({ code: 'KAFKA_UNREACHABLE' });
+    expect(Date.now() - started).toBeLessThan(10_000);
+
+    const admin = kafkaAdmin({ brokers: dead, retry: fastRetry });
+    await expect(within(admin.listTopics(), 15_000, 'admin.listTopics')).rejects.toMatchObject({ code: 'KAFKA_UNREACHABLE' });
+    await admin.close();
+  });
+
+  it('a missing topic fails open with KAFKA_TOPIC_NOT_FOUND', async () => {
+    const source = kafkaSource({ brokers, topics: [uniqueName('no-such-topic')], groupId: uniqueName('g'), retry: fastRetry });
+    const runtime = createRuntime(defineTopology({ name: 'missing-topic', source, pipeline: (s) => s.pipe(toSink(memorySink())) }));
+    await expect(within(runtime.start(), 15_000, 'start')).rejects.toMatchObject({ code: 'KAFKA_TOPIC_NOT_FOUND' });
+  });
+
+  it('no log line carries a SASL password or OAuth token, even at debug level and on failures', async () => {
+    const password = `pw-${uniqueName('secret')}-Sup3r`;
+    const token = `tok-${uniqueName('secret')}-eyJhbGciOi`;
+    const logger = capturingLogger();
+    const common = { brokers, retry: { retries: 1, initialRetryTimeMs: 100, maxRetryTimeMs: 200 }, clientLogLevel: 'debug' as const, connectionTimeoutMs: 2_000 };
+    let tokenRequests = 0;
+    const attempts: Promise<unknown>[] = [
+      // The test broker has no SASL listener: authentication fails, after kafkajs has logged its attempts.
+      kafkaAdmin({ ...common, logger, sasl: { mechanism: 'plain', username: 'alice', password }, allowSaslPlainWithoutTls: true }).listTopics(),
+      kafkaAdmin({ ...common, logger, sasl: { mechanism: 'scram-sha-512', username: 'alice', password } }).listTopics(),
+      kafkaAdmin({ ...common, logger, sasl: { mechanism: 'scram-sha-256', username: 'alice', password } }).listTopics(),
+      kafkaAdmin({
+        ...common,
+        logger,
+        sasl: {
+          mechanism: 'oauthbearer',
+          oauthBearerProvider: () => {
+            tokenRequests++;
+            return Promise.resolve({ value: token });
+          },
+        },
+      }).listTopics(),
+    ];
+    const source = kafkaSource({ ...common, topics: ['t'], groupId: 'g', sasl: { mechanism: 'scram-sha-512', username: 'alice', password } });
+    const runtime = createRuntime(defineTopology({ name: 'secret-logs', source, pipeline: (s) => s.pipe(toSink(memorySink())) }), { logger });
+    attempts.push(runtime.start());
+    const outcomes = await within(Promise.allSettled(attempts), 30_000, 'SASL attempts');
+    // Every attempt failed (no SASL on this broker), and the errors do not carry the secrets either.
+    for (const outcome of outcomes) {
+      expect(outcome.status).toBe('rejected');
+      const error = (outcome as PromiseRejectedResult).reason as Error;
+      expect(`${error.message} ${String((error as { cause?: unknown }).cause)}`).not.toContain(password);
+    }
+    expect(logger.lines.length).toBeGreaterThan(10);
+    expect(logger.lines.some((line) => /SASL|sasl|authentic/i.test(line))).toBe(true);
+    for (const line of logger.lines) {
+      expect(line).not.toContain(password);
+      expect(line).not.toContain(token);
+    }
+    console.info(`[kafka-security] ${logger.lines.length} log lines checked, oauth provider called ${tokenRequests} time(s)`);
+  });
+});
