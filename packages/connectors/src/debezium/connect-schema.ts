@@ -44,7 +44,7 @@ export class UnsafeInteger extends Error {
     readonly path: string,
     readonly value: number,
   ) {
-    super(`${path}: ${value} is beyond ±2^53 and was rounded when it was parsed`);
+    super(`${path}: an int64 beyond ±2^53 reached the decoder as a JavaScript number, rounded when it was parsed`);
   }
 }
 
@@ -56,13 +56,18 @@ export interface ConvertOptions {
 
 type Converter = (value: unknown, path: string, options: ConvertOptions) => unknown;
 
+/**
+ * What a value is, for error messages: its type and size, never its content (row values may be personal data, and
+ * error messages reach logs and dead letters).
+ */
 const describe = (value: unknown): string => {
   if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === 'string') return `a string of ${value.length} characters`;
   if (typeof value === 'object') return 'an object';
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return `${typeof value} ${value}`;
-  return typeof value;
+  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : Number.isFinite(value) ? 'a fractional number' : String(value);
+  if (typeof value === 'bigint') return 'an integer beyond 2^53';
+  return `a ${typeof value}`;
 };
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -449,10 +449,10 @@ describe('DebeziumDecoder: row schemas', () => {
 describe('DebeziumDecoder: invalid messages', () => {
   const at = { partition: 'shop.public.t:0', offset: 3 };
   const cases: [string, unknown, string, RegExp][] = [
-    ['text that is not JSON', '{"op": "c",', 'DEBEZIUM_NOT_JSON', /at shop\.public\.t:0@3 is not JSON/],
+    ['text that is not JSON', '{"op": "c",', 'DEBEZIUM_NOT_JSON', /at shop\.public\.t:0@3 is 11 characters of text that JSON\.parse rejects/],
     ['invalid UTF-8 bytes', new Uint8Array([0xff, 0xfe, 0x00]), 'DEBEZIUM_NOT_JSON', /invalid UTF-8/],
     ['a JSON array', [1, 2], 'DEBEZIUM_NO_PAYLOAD', /a JSON array/],
-    ['a JSON number', 42, 'DEBEZIUM_NO_PAYLOAD', /the JSON number 42/],
+    ['a JSON number', 42, 'DEBEZIUM_NO_PAYLOAD', /a JSON number, not an object/],
     ['an object without op', { id: 1, name: 'x' }, 'DEBEZIUM_NO_PAYLOAD', /not a Debezium message.*fields are "id, name"/],
     ['a payload that is a string', { schema: { type: 'string' }, payload: 'x' }, 'DEBEZIUM_NO_PAYLOAD', /payload that is string/],
     ['an unknown op', { op: 'x', before: null, after: { id: 1 }, source: pgSource('t') }, 'DEBEZIUM_UNKNOWN_OP', /op "x"; expected one of c/],
@@ -475,6 +475,20 @@ describe('DebeziumDecoder: invalid messages', () => {
       expect(error.retriable).toBe(false);
     });
   }
+
+  it('never puts row values into error messages (they reach logs and dead letters)', () => {
+    const secret = 'jane.doe@example.org';
+    const messages = [
+      failure(() => decoder.decode(`{"op":"c","after":{"email":"${secret}"`)).message,
+      failure(() => decoder.decode(oneColumn({ type: 'int32', optional: true, field: 'v' }, secret))).message,
+      failure(() => decoder.decode(oneColumn({ type: 'string', optional: true, name: 'io.debezium.data.Json', field: 'v' }, `{${secret}`))).message,
+      failure(() => decoder.decode(oneColumn({ type: 'bytes', optional: true, field: 'v' }, secret))).message,
+      failure(() => decoder.decode(JSON.stringify(secret))).message,
+      failure(() => new DebeziumDecoder({ row: z.object({ v: z.email().max(3) }).loose() }).decode({ op: 'c', before: null, after: { v: secret }, source: pgSource('t') })).message,
+    ];
+    for (const message of messages) expect(message).not.toContain('jane');
+    expect(messages[1]).toMatch(/after\.v: expected an integer \(int32\), got a string of 20 characters/);
+  });
 
   it('rejects a key that contradicts its own schema', () => {
     const key = jsonText({ schema: { type: 'struct', fields: [{ type: 'int32', optional: false, field: 'id' }], optional: false }, payload: { id: 'one' } });

@@ -36,17 +36,17 @@ export function formatDecimal(unscaled: bigint, scale: number): string {
  */
 export function formatNumericDecimal(value: number | bigint, scale: number): string {
   if (typeof value === 'bigint') return formatDecimal(value * 10n ** BigInt(Math.max(scale, 0)), Math.max(scale, 0));
-  if (!Number.isFinite(value)) throw new RangeError(`decimal must be finite, got ${value}`);
+  if (!Number.isFinite(value)) throw new RangeError(`a decimal must be finite, got ${value}`);
   if (scale <= 0) return BigInt(Math.round(value)).toString();
   if (Math.abs(value) < 1e21 && scale <= 100) return value.toFixed(scale);
-  throw new RangeError(`decimal ${value} cannot be written exactly with scale ${scale}`);
+  throw new RangeError(`a decimal of magnitude ${Math.abs(value) >= 1e21 ? '>= 1e21' : '< 1e21'} cannot be written exactly with scale ${scale}`);
 }
 
 const msPerDay = 86_400_000;
 
 /** Days since 1970-01-01 as an ISO-8601 date, `YYYY-MM-DD` (years beyond 0000-9999 in ISO extended form, `+YYYYYY`). */
 export function formatEpochDay(days: number): string {
-  if (!Number.isInteger(days)) throw new RangeError(`a date must be a whole number of days, got ${days}`);
+  if (!Number.isInteger(days)) throw new RangeError('a date must be a whole number of days');
   const iso = new Date(days * msPerDay).toISOString();
   return iso.slice(0, iso.indexOf('T'));
 }
@@ -60,7 +60,7 @@ const pad = (value: number | bigint, width: number): string => value.toString().
  */
 export function formatTimeOfDay(value: number | bigint, unitsPerSecond: number): string {
   const digits = unitsPerSecond === 1_000 ? 3 : unitsPerSecond === 1_000_000 ? 6 : 9;
-  if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new RangeError(`a time must be an integer, got ${value}`);
+  if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new RangeError('a time must be an integer within ±2^53');
   const big = BigInt(value);
   const negative = big < 0n;
   const magnitude = negative ? -big : big;
@@ -77,7 +77,7 @@ export function formatTimeOfDay(value: number | bigint, unitsPerSecond: number):
  * exactly 3, 6 or 9 fraction digits: `1709296496123456` micros -> `"2024-03-01T12:34:56.123456Z"`.
  */
 export function formatEpochTimestamp(value: number | bigint, unitsPerMilli: number): string {
-  if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new RangeError(`a timestamp must be an integer, got ${value}`);
+  if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new RangeError('a timestamp must be an integer within ±2^53');
   if (unitsPerMilli === 1) return new Date(Number(value)).toISOString();
   const big = BigInt(value);
   const per = BigInt(unitsPerMilli);
