@@ -914,7 +914,7 @@ interface AlignedWindowState {
   start: number;
   end: number;
   numbers: number[];
-  custom: unknown[] | undefined;
+  custom?: unknown[] | undefined;
   /** Emissions so far: the next revision. */
   emitted: number;
   fired: boolean;
@@ -1002,7 +1002,7 @@ class AlignedWindowEngine<In> extends WindowEngine<In, AlignedWindowState> {
         start,
         end,
         numbers: this.plan.create(),
-        custom,
+        ...(custom === undefined ? {} : { custom }), // state must stay JSON: no undefined members
         emitted: 0,
         fired,
         offset: record.position.offset,
@@ -1060,7 +1060,7 @@ interface SlidingWindowState {
   /** Event time the window ends at: it covers `(time - size, time]`. */
   time: number;
   numbers: number[];
-  custom: unknown[] | undefined;
+  custom?: unknown[] | undefined;
   emitted: number;
   fired: boolean;
   offset: number;
@@ -1073,7 +1073,7 @@ interface SlidingKeyState {
   /** The accumulators of each bucket, `width` numbers per bucket, in the order of `bucketTimes`. */
   bucketNumbers: number[];
   /** The custom accumulators of each bucket (reducers only). */
-  bucketCustom: unknown[][] | undefined;
+  bucketCustom?: unknown[][] | undefined;
   windows: SlidingWindowState[];
 }
 
@@ -1114,7 +1114,7 @@ class SlidingWindowEngine<In> extends WindowEngine<In, SlidingKeyState> {
     const plan = this.plan;
     const value = record.value;
     const entry: SlidingKeyState =
-      slot?.entry ?? { key, bucketTimes: [], bucketNumbers: [], bucketCustom: plan.hasCustom ? [] : undefined, windows: [] };
+      slot?.entry ?? { key, bucketTimes: [], bucketNumbers: [], ...(plan.hasCustom ? { bucketCustom: [] } : {}), windows: [] };
     const times = entry.bucketTimes;
     const bucket = boundOf(times, time, false);
     const bucketExists = bucket < times.length && times[bucket] === time;
@@ -1162,7 +1162,7 @@ class SlidingWindowEngine<In> extends WindowEngine<In, SlidingKeyState> {
       const numbers = plan.copy(entry.bucketNumbers, first * width);
       for (let i = first + 1; i <= bucket; i++) plan.merge(numbers, entry.bucketNumbers, i * width);
       const fired = time <= watermark;
-      const created: SlidingWindowState = { time, numbers, custom: ownCustom, emitted: 0, fired, offset };
+      const created: SlidingWindowState = { time, numbers, ...(ownCustom === undefined ? {} : { custom: ownCustom }), emitted: 0, fired, offset };
       entry.windows.splice(from, 0, created);
       this.touchWindow(slot, created);
       part.schedule(slot, fired ? time + lateness : time);
@@ -1243,7 +1243,7 @@ interface SessionState {
   /** Last event time + gap. */
   end: number;
   numbers: number[];
-  custom: unknown[] | undefined;
+  custom?: unknown[] | undefined;
   emitted: number;
   fired: boolean;
   offset: number;
@@ -1303,7 +1303,7 @@ class SessionWindowEngine<In> extends WindowEngine<In, SessionKeyState> {
         start: time,
         end: time + gap,
         numbers: plan.create(),
-        custom,
+        ...(custom === undefined ? {} : { custom }), // state must stay JSON: no undefined members
         emitted: 0,
         fired: false,
         offset,
