@@ -504,6 +504,20 @@ describe('DebeziumDecoder: invalid messages', () => {
     expect(decoder.decode(null, '"just a string"')).toEqual({ kind: 'tombstone', key: null });
   });
 
+  it('reads text whose schema changes from message to message, or mentions ,"payload": itself', () => {
+    const text = (scale: string, extra: Record<string, string>) =>
+      oneColumn({ type: 'bytes', optional: true, name: 'org.apache.kafka.connect.data.Decimal', parameters: { scale, ...extra }, field: 'v' }, 'AQ==');
+    const decodeV = (value: string) => (change(decoder.decode(value)).after as Record<string, unknown>).v;
+    for (let i = 0; i < 3; i++) {
+      expect(decodeV(text('1', {}))).toBe('0.1');
+      expect(decodeV(text('2', {}))).toBe('0.01');
+      // A schema parameter named "payload": the first ,"payload": of the text is inside the schema.
+      expect(text('2', { payload: 'x' })).toContain('"scale":"2","payload":"x"');
+      expect(decodeV(text('2', { payload: 'x' }))).toBe('0.01');
+      expect(decodeV(text('3', { payload: '}' }))).toBe('0.001');
+    }
+  });
+
   it('keeps decoding correctly across more distinct schemas than its cache holds', () => {
     for (let i = 0; i < 300; i++) {
       const column: Field = { type: 'bytes', optional: true, name: 'org.apache.kafka.connect.data.Decimal', parameters: { scale: String(i % 7) }, field: `c${i}` };

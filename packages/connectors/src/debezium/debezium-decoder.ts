@@ -123,6 +123,12 @@ export class DebeziumDecoder<Row = DebeziumRow, Before = DebeziumRow> {
   readonly #placeholder: Placeholder;
   readonly #convert: ConvertOptions;
   readonly #envelopes = new Map<string, CompiledEnvelope>();
+  /** Schemas parsed from text, by that text: the same object for every message of a table. */
+  readonly #schemaTexts = new Map<string, unknown>();
+  /** The last few schema texts seen, newest first. */
+  readonly #recentSchemas: { text: string; schema: unknown }[] = [];
+  /** Compiled envelopes by schema object, so a schema from `#schemaTexts` is never serialised again. */
+  readonly #envelopesBySchema = new WeakMap<object, CompiledEnvelope>();
   readonly #keys = new Map<string, (value: unknown, path: string, options: ConvertOptions) => unknown>();
   readonly #partialSchemas = new WeakMap<z.ZodType, Map<string, z.ZodType>>();
 
@@ -160,7 +166,7 @@ export class DebeziumDecoder<Row = DebeziumRow, Before = DebeziumRow> {
     }
     if (typeof message === 'string') {
       try {
-        message = parseLosslessJson(message);
+        message = this.#parseText(message);
       } catch (error) {
         // The SyntaxError quotes the text: kept as the cause, out of the message (messages reach logs and dead letters).
         fail('DEBEZIUM_NOT_JSON', `Debezium value${where} is ${(message as string).length} characters of text that JSON.parse rejects. Check that the topic carries Debezium's JsonConverter output (not Avro or Protobuf).`, { cause: error });
@@ -343,10 +349,46 @@ export class DebeziumDecoder<Row = DebeziumRow, Before = DebeziumRow> {
     return partial;
   }
 
+  /**
+   * Parses a message's text. JsonConverter writes `{"schema":…,"payload":…}` with the schema first, and the schema —
+   * most of the text — repeats in every message of a table: its text is cut out and looked up, so only the payload is
+   * parsed. The cut is at the first `,"payload":` (inside a JSON string those quotes would be escaped); if that is a key
+   * within the schema (a parameter named `payload`), the schema part is not valid JSON on its own and the whole text is
+   * parsed instead.
+   */
+  #parseText(text: string): unknown {
+    const cut = text.startsWith('{"schema":') ? text.indexOf(',"payload":') : -1;
+    if (cut > 0 && text.endsWith('}')) {
+      // Most messages repeat one of the last schemas seen: compared in place, without slicing or hashing 5+ kB.
+      let schema = this.#recentSchemas.find((recent) => recent.text.length === cut - 10 && text.startsWith(recent.text, 10))?.schema;
+      const schemaText = schema === undefined ? text.slice(10, cut) : '';
+      if (schema === undefined) schema = this.#schemaTexts.get(schemaText);
+      if (schema === undefined) {
+        try {
+          schema = parseLosslessJson(schemaText);
+        } catch {
+          return parseLosslessJson(text);
+        }
+        remember(this.#schemaTexts, schemaText, schema);
+      }
+      if (schemaText !== '') {
+        this.#recentSchemas.unshift({ text: schemaText, schema });
+        this.#recentSchemas.length = Math.min(this.#recentSchemas.length, 4);
+      }
+      return { schema, payload: parseLosslessJson(text.slice(cut + 11, -1)) };
+    }
+    return parseLosslessJson(text);
+  }
+
   #compileEnvelope(schema: ConnectSchema): CompiledEnvelope {
+    const known = this.#envelopesBySchema.get(schema);
+    if (known) return known;
     const id = JSON.stringify(schema);
     const cached = this.#envelopes.get(id);
-    if (cached) return cached;
+    if (cached) {
+      this.#envelopesBySchema.set(schema, cached);
+      return cached;
+    }
     const fields = schema.type === 'struct' ? (schema.fields ?? []) : [];
     const afterSchema = fields.find((field) => field.field === 'after');
     const beforeSchema = fields.find((field) => field.field === 'before');
@@ -354,6 +396,7 @@ export class DebeziumDecoder<Row = DebeziumRow, Before = DebeziumRow> {
     const before = beforeSchema ? (JSON.stringify(beforeSchema) === JSON.stringify(afterSchema) ? after : compileRowConverter(beforeSchema)) : schemalessRowConverter;
     const compiled = { before, after };
     remember(this.#envelopes, id, compiled);
+    this.#envelopesBySchema.set(schema, compiled);
     return compiled;
   }
 
