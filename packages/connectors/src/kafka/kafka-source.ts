@@ -838,7 +838,7 @@ export class KafkaSource<V> implements Source<V> {
  *   heartbeating), never dropped.
  * - **Rebalances** (eager protocol): before this member's JoinGroup or LeaveGroup request leaves the process, the
  *   source calls `context.revoked(all held partitions)` and holds the request until the runtime checkpointed and
- *   committed them (see `docs/decisions/0005-kafka-transactions.md` and the connector guide for how: kafkajs has no
+ *   committed them (see `docs/decisions/0006-kafka-rebalance-gate.md` for how: kafkajs has no
  *   revoke callback, so the source gates the request in its socket factory). On each new assignment it calls
  *   `context.assigned(partitions, committedOffsets)` and seeks to what that returns (an exactly-once sink's
  *   positions), else to the committed offset, else to `startFrom`.
