@@ -28,15 +28,30 @@
  * @module
  */
 
-/** A row image, the decoded key of a change, or any other decoded struct: column name -> value. */
+/** A row image, the decoded key of a change, or any other decoded struct: column name -> value. *
+ * @example
+ * ```ts
+ * const row: DebeziumRow = { id: 1, amount: '12.50', placed_at: '2024-03-01T10:34:56.123456Z' };
+ * ```
+ */
 export type DebeziumRow = Readonly<Record<string, unknown>>;
 
-/** What kind of Debezium message an event came from. */
+/** What kind of Debezium message an event came from. *
+ * @example
+ * ```ts
+ * decodeDebezium({ kinds: ['change', 'truncate'] satisfies ChangeEventKind[] });
+ * ```
+ */
 export type ChangeEventKind = 'change' | 'truncate' | 'tombstone' | 'heartbeat' | 'transaction' | 'schema-change' | 'message';
 
 /**
  * Where a snapshot event sits in its snapshot: Debezium's `source.snapshot` marker. `in_progress` is Debezium's `"true"`;
  * `incremental` marks events of an incremental (signalled) snapshot.
+ *
+ * @example
+ * ```ts
+ * if (event.source.snapshotMarker === 'last') console.log('initial snapshot complete');
+ * ```
  */
 export type SnapshotMarker = 'first' | 'first_in_data_collection' | 'in_progress' | 'last_in_data_collection' | 'last' | 'incremental';
 
@@ -105,7 +120,12 @@ export interface ChangeSource {
   readonly raw: DebeziumRow;
 }
 
-/** The envelope's `transaction` block (`provide.transaction.metadata=true`). */
+/** The envelope's `transaction` block (`provide.transaction.metadata=true`). *
+ * @example
+ * ```ts
+ * const byTransaction = Map.groupBy(events, (event) => event.source.txId ?? event.transaction?.id);
+ * ```
+ */
 export interface TransactionInfo {
   /**
    * Transaction id as Debezium writes it. PostgreSQL: `"<txId>:<lsn>"` where the LSN is the event's own, so it differs
@@ -119,7 +139,12 @@ export interface TransactionInfo {
   readonly dataCollectionOrder: number;
 }
 
-/** One column of a row image, from the embedded schema. */
+/** One column of a row image, from the embedded schema. *
+ * @example
+ * ```ts
+ * const decimals = event.columns?.filter((column) => column.logicalType === 'org.apache.kafka.connect.data.Decimal');
+ * ```
+ */
 export interface ColumnInfo {
   /** Column name. */
   readonly name: string;
@@ -156,7 +181,12 @@ interface RowChangeBase<Before> {
   readonly before: Before | null;
 }
 
-/** A row inserted (`c`) or read by a snapshot (`r`). */
+/** A row inserted (`c`) or read by a snapshot (`r`). *
+ * @example
+ * ```ts
+ * if (event.op === 'c' || event.op === 'r') insert(event.after);
+ * ```
+ */
 export interface CreateEvent<Row, Before = DebeziumRow> extends RowChangeBase<Before> {
   readonly op: 'c' | 'r';
   readonly before: null;
@@ -166,6 +196,11 @@ export interface CreateEvent<Row, Before = DebeziumRow> extends RowChangeBase<Be
 /**
  * A row updated. `before` is the old row only when the database logs it (PostgreSQL `REPLICA IDENTITY FULL`, MySQL
  * `binlog_row_image=FULL`); otherwise `null`.
+ *
+ * @example
+ * ```ts
+ * if (event.op === 'u') update(event.after, { keep: event.unavailable });
+ * ```
  */
 export interface UpdateEvent<Row, Before = DebeziumRow> extends RowChangeBase<Before> {
   readonly op: 'u';
@@ -173,23 +208,42 @@ export interface UpdateEvent<Row, Before = DebeziumRow> extends RowChangeBase<Be
   readonly after: Row;
 }
 
+// `Row` is unused (a delete has no after image) but kept so every row change type reads `<Row, Before>`.
+/* eslint-disable @typescript-eslint/no-unused-vars */
 /**
  * A row deleted. `before` holds the old row; under PostgreSQL's `REPLICA IDENTITY DEFAULT` only its key columns are
  * real (Debezium fills the other NOT NULL columns with `0` / `""`), so it is not checked against the row schema unless
  * a `beforeRow` schema is given.
+ *
+ * @example
+ * ```ts
+ * if (event.op === 'd') remove(event.key ?? event.before);
+ * ```
  */
-// `Row` is unused (a delete has no after image) but kept so every row change type reads `<Row, Before>`.
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
 export interface DeleteEvent<Row, Before = DebeziumRow> extends RowChangeBase<Before> {
   readonly op: 'd';
   readonly before: Before | null;
   readonly after: null;
 }
+/* eslint-enable @typescript-eslint/no-unused-vars */
 
-/** An insert, snapshot read, update or delete of one row. Narrow on `op`. */
+/** An insert, snapshot read, update or delete of one row. Narrow on `op`. *
+ * @example
+ * ```ts
+ * function apply(event: RowChangeEvent<Order>): void {
+ *   if (event.op === 'd') orders.delete(JSON.stringify(event.key));
+ *   else orders.set(JSON.stringify(event.key), { ...orders.get(JSON.stringify(event.key)), ...event.after });
+ * }
+ * ```
+ */
 export type RowChangeEvent<Row = DebeziumRow, Before = DebeziumRow> = CreateEvent<Row, Before> | UpdateEvent<Row, Before> | DeleteEvent<Row, Before>;
 
-/** A table truncated (`op: 't'`, PostgreSQL with `skipped.operations` not containing `t`). */
+/** A table truncated (`op: 't'`, PostgreSQL with `skipped.operations` not containing `t`). *
+ * @example
+ * ```ts
+ * if (event.kind === 'truncate') clearTable(event.source.schema, event.source.table);
+ * ```
+ */
 export interface TruncateEvent {
   readonly kind: 'truncate';
   readonly op: 't';
@@ -202,6 +256,11 @@ export interface TruncateEvent {
 /**
  * The `null` value Debezium writes after a delete (`tombstones.on.delete`) so Kafka log compaction can drop the key.
  * It repeats a delete that came just before; `changesToIntents` ignores it.
+ *
+ * @example
+ * ```ts
+ * if (event.kind === 'tombstone') compactedKeys.add(JSON.stringify(event.key));
+ * ```
  */
 export interface TombstoneEvent {
   readonly kind: 'tombstone';
@@ -209,7 +268,12 @@ export interface TombstoneEvent {
   readonly key: DebeziumRow | null;
 }
 
-/** A heartbeat (`__debezium-heartbeat.<prefix>` topic, `heartbeat.interval.ms`): the connector is alive. */
+/** A heartbeat (`__debezium-heartbeat.<prefix>` topic, `heartbeat.interval.ms`): the connector is alive. *
+ * @example
+ * ```ts
+ * if (event.kind === 'heartbeat') lastSeen.set('connector', event.tsMs);
+ * ```
+ */
 export interface HeartbeatEvent {
   readonly kind: 'heartbeat';
   /** Usually `{ serverName }`. */
@@ -218,7 +282,12 @@ export interface HeartbeatEvent {
   readonly tsMs: number;
 }
 
-/** A transaction boundary from the `<prefix>.transaction` topic (`provide.transaction.metadata=true`). */
+/** A transaction boundary from the `<prefix>.transaction` topic (`provide.transaction.metadata=true`). *
+ * @example
+ * ```ts
+ * if (event.kind === 'transaction' && event.status === 'END') console.log(`${event.id}: ${event.eventCount} changes`);
+ * ```
+ */
 export interface TransactionEvent {
   readonly kind: 'transaction';
   readonly key: DebeziumRow | null;
@@ -232,7 +301,12 @@ export interface TransactionEvent {
   readonly tsMs: number | undefined;
 }
 
-/** A DDL statement from the schema change topic (`<prefix>`) of MySQL, MariaDB, SQL Server, Oracle and Db2. */
+/** A DDL statement from the schema change topic (`<prefix>`) of MySQL, MariaDB, SQL Server, Oracle and Db2. *
+ * @example
+ * ```ts
+ * if (event.kind === 'schema-change') console.log(`DDL on ${event.databaseName}: ${event.ddl}`);
+ * ```
+ */
 export interface SchemaChangeEvent {
   readonly kind: 'schema-change';
   readonly key: DebeziumRow | null;
@@ -246,7 +320,12 @@ export interface SchemaChangeEvent {
   readonly tableChanges: readonly unknown[];
 }
 
-/** A PostgreSQL logical decoding message (`pg_logical_emit_message`), `op: 'm'` on the `<prefix>.message` topic. */
+/** A PostgreSQL logical decoding message (`pg_logical_emit_message`), `op: 'm'` on the `<prefix>.message` topic. *
+ * @example
+ * ```ts
+ * if (event.kind === 'message' && event.prefix === 'audit') audit(new TextDecoder().decode(event.content));
+ * ```
+ */
 export interface LogicalMessageEvent {
   readonly kind: 'message';
   readonly op: 'm';

@@ -5,7 +5,12 @@ import { canonicalJson } from './canonical-json.js';
 import type { ChangeEvent, ChangeSource, DebeziumRow, RowChangeEvent, TransactionInfo } from './change-event.js';
 import { DebeziumDecodeError } from './debezium-decode-error.js';
 
-/** Insert or replace the row stored under `key`. */
+/** Insert or replace the row stored under `key`. *
+ * @example
+ * ```ts
+ * if (intent.kind === 'upsert') await redis.hset(`order:${intent.key}`, flatten(intent.row));
+ * ```
+ */
 export interface UpsertIntent<Row = DebeziumRow> {
   readonly kind: 'upsert';
   /** The row's key string (see {@link ChangesToIntentsOptions}). */
@@ -23,7 +28,12 @@ export interface UpsertIntent<Row = DebeziumRow> {
   readonly transaction: TransactionInfo | undefined;
 }
 
-/** Remove the row stored under `key`. */
+/** Remove the row stored under `key`. *
+ * @example
+ * ```ts
+ * if (intent.kind === 'delete') await redis.del(`order:${intent.key}`);
+ * ```
+ */
 export interface DeleteIntent {
   readonly kind: 'delete';
   readonly key: string;
@@ -33,7 +43,12 @@ export interface DeleteIntent {
   readonly transaction: TransactionInfo | undefined;
 }
 
-/** Remove every row of a table. */
+/** Remove every row of a table. *
+ * @example
+ * ```ts
+ * if (intent.kind === 'truncate') console.log(`truncate ${intent.table.schema}.${intent.table.table}`);
+ * ```
+ */
 export interface TruncateIntent {
   readonly kind: 'truncate';
   readonly table: { readonly db: string | undefined; readonly schema: string | undefined; readonly table: string | undefined };
@@ -79,7 +94,13 @@ function changesToIntentsOptionsSchema<Row, Before>() {
 
 const optionsSchemaInstance = changesToIntentsOptionsSchema<unknown, unknown>();
 
-/** Options of {@link changesToIntents}: `key` (required), `name` (default `changes-to-intents-<n>`), `onError` (default `dlq`). */
+/** Options of {@link changesToIntents}: `key` (required), `name` (default `changes-to-intents-<n>`), `onError` (default `dlq`). *
+ * @example
+ * ```ts
+ * const byColumns: ChangesToIntentsOptions = { key: ['tenant_id', 'order_id'] };
+ * const byFunction: ChangesToIntentsOptions<Order> = { key: (row) => `${String(row.id)}` };
+ * ```
+ */
 export type ChangesToIntentsOptions<Row = DebeziumRow, Before = DebeziumRow> = z.input<ReturnType<typeof changesToIntentsOptionsSchema<Row, Before>>>;
 
 /**

@@ -15,6 +15,11 @@ import type { ConnectorErrorContext } from '../errors.js';
  *   value was already lost when it was parsed.
  * - `DEBEZIUM_ROW_INVALID`: a row image failed the zod row schema given to the decoder.
  * - `DEBEZIUM_KEY_MISSING`: `changesToIntents` could not compute a key for a change (a key column is missing).
+ *
+ * @example
+ * ```ts
+ * const retryable = (code: DebeziumErrorCode) => code === 'DEBEZIUM_UNSAFE_INTEGER'; // after switching to raw values
+ * ```
  */
 export type DebeziumErrorCode =
   | 'DEBEZIUM_NOT_JSON'
@@ -26,7 +31,12 @@ export type DebeziumErrorCode =
   | 'DEBEZIUM_ROW_INVALID'
   | 'DEBEZIUM_KEY_MISSING';
 
-/** Where the failing record came from, plus the error's cause; all optional. */
+/** Where the failing record came from, plus the error's cause; all optional. *
+ * @example
+ * ```ts
+ * new DebeziumDecodeError('DEBEZIUM_ROW_INVALID', 'Row failed the schema.', { topic: 'shop.public.orders', partition: 0, offset: '42' });
+ * ```
+ */
 export interface DebeziumDecodeErrorContext extends Omit<ConnectorErrorContext, 'connector'> {
   /** For `DEBEZIUM_ROW_INVALID` and `DEBEZIUM_SCHEMA_MISMATCH`: one entry per problem, as `path: problem`. */
   issues?: readonly string[];

@@ -24,7 +24,14 @@ import { DebeziumDecodeError } from './debezium-decode-error.js';
 import type { DebeziumDecodeErrorContext } from './debezium-decode-error.js';
 import { parseLosslessJson } from './lossless-json.js';
 
-/** The placeholder Debezium writes by default for a value the database did not provide (`unavailable.value.placeholder`). */
+/** The placeholder Debezium writes by default for a value the database did not provide (`unavailable.value.placeholder`). *
+ * @example
+ * ```ts
+ * // The connector sets unavailable.value.placeholder=<toast>: tell the decoder too.
+ * const decoder = new DebeziumDecoder({ unavailableValuePlaceholder: '<toast>' });
+ * console.log(DEFAULT_UNAVAILABLE_PLACEHOLDER); // '__debezium_unavailable_value'
+ * ```
+ */
 export const DEFAULT_UNAVAILABLE_PLACEHOLDER = '__debezium_unavailable_value';
 
 const zodSchema = <T>() =>
@@ -66,6 +73,12 @@ const decoderOptionsSchemaInstance = decoderOptionsSchema<unknown, unknown>();
 /**
  * Options of {@link DebeziumDecoder}: `row` (default none), `beforeRow` (default none), `unavailableValuePlaceholder`
  * (default `'__debezium_unavailable_value'`), `unsafeIntegers` (default `'error'`).
+ *
+ * @example
+ * ```ts
+ * const options: DebeziumDecoderOptions<Order> = { row: Order, unsafeIntegers: 'error' };
+ * const decoder = new DebeziumDecoder(options);
+ * ```
  */
 export type DebeziumDecoderOptions<Row = DebeziumRow, Before = DebeziumRow> = z.input<ReturnType<typeof decoderOptionsSchema<Row, Before>>>;
 

@@ -41,12 +41,22 @@ const optionsSchemaInstance = decodeDebeziumOptionsSchema<unknown, unknown, Chan
  * Options of {@link decodeDebezium}: `name` (default `decode-debezium-<n>`), `onError` (default `dlq`), `row`
  * (default none), `beforeRow` (default none), `kinds` (default all), `eventTime` (default `record`),
  * `unavailableValuePlaceholder` (default `'__debezium_unavailable_value'`), `unsafeIntegers` (default `error`).
+ *
+ * @example
+ * ```ts
+ * const options: DecodeDebeziumOptions<Order> = { name: 'decode-orders', row: Order, eventTime: 'source' };
+ * ```
  */
 export type DecodeDebeziumOptions<Row = DebeziumRow, Before = DebeziumRow, Kind extends ChangeEventKind = ChangeEventKind> = z.input<
   ReturnType<typeof decodeDebeziumOptionsSchema<Row, Before, Kind>>
 >;
 
-/** The events a {@link decodeDebezium} step passes on: those of the listed kinds. */
+/** The events a {@link decodeDebezium} step passes on: those of the listed kinds. *
+ * @example
+ * ```ts
+ * type OrderChanges = DecodedChangeEvent<Order, DebeziumRow, 'change' | 'truncate'>; // RowChangeEvent<Order> | TruncateEvent
+ * ```
+ */
 export type DecodedChangeEvent<Row = DebeziumRow, Before = DebeziumRow, Kind extends ChangeEventKind = ChangeEventKind> = Extract<
   ChangeEvent<Row, Before>,
   { kind: Kind }
