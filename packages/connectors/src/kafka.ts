@@ -24,6 +24,8 @@ export type { ReadTopicRangeOptions, TopicRange } from './kafka/read-topic-range
 export { topicName } from './kafka/topic-name.js';
 export type { TopicNameParts } from './kafka/topic-name.js';
 export type { KafkaDeserializer, KafkaMessageMeta } from './kafka/kafka-deserializer.js';
+export { schemaRegistry, SchemaRegistry, confluentDeserializer, decodeConfluentFrame, encodeConfluentFrame } from './kafka/schema-registry.js';
+export type { SchemaRegistryOptions, RegisteredSchema, ConfluentFrame, ConfluentDeserializerOptions } from './kafka/schema-registry.js';
 export type { KafkaConnectionOptions } from './kafka/kafka-connection.js';
 export { kafkaLogCreator, REDACTED_SECRET } from './kafka/kafka-log-creator.js';
 export type { KafkaLogCreatorOptions, KafkaLogLevel } from './kafka/kafka-log-creator.js';

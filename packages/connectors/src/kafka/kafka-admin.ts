@@ -25,7 +25,14 @@ const kafkaAdminSchema = z.strictObject({
   logger: loggerSchema.optional(),
 });
 
-/** Options of {@link kafkaAdmin}: the connection options ({@link KafkaConnectionOptions}) plus `logger` (default silent). */
+/**
+ * Options of {@link kafkaAdmin}: the connection options ({@link KafkaConnectionOptions}) plus `logger` (default silent).
+ *
+ * @example
+ * ```ts
+ * const options: KafkaAdminOptions = { brokers: ['kafka:9092'], logger: jsonLogger() };
+ * ```
+ */
 export type KafkaAdminOptions = z.input<typeof kafkaAdminSchema>;
 
 const configValue = z.union([z.string(), z.number(), z.boolean()], 'must be a string, number or boolean');
@@ -41,10 +48,24 @@ const topicDeclarationSchema = z.strictObject({
   config: z.record(z.string().regex(/^[a-z0-9.]+$/, 'keys must be Kafka topic config names like retention.ms'), configValue).default({}),
 });
 
-/** One topic {@link KafkaAdmin.declareTopics} should make sure of. */
+/**
+ * One topic {@link KafkaAdmin.declareTopics} should make sure of.
+ *
+ * @example
+ * ```ts
+ * const orders: TopicDeclaration = { name: 'shop.public.orders', partitions: 6, config: { 'cleanup.policy': 'compact' } };
+ * ```
+ */
 export type TopicDeclaration = z.input<typeof topicDeclarationSchema>;
 
-/** What {@link KafkaAdmin.declareTopics} did to one topic. */
+/**
+ * What {@link KafkaAdmin.declareTopics} did to one topic.
+ *
+ * @example
+ * ```ts
+ * for (const result of await admin.declareTopics(topics)) if (result.action !== 'unchanged') console.log(result);
+ * ```
+ */
 export interface TopicDeclarationResult {
   readonly name: string;
   /** `created`, `updated` (partitions added or configs altered) or `unchanged`. */
@@ -57,7 +78,15 @@ export interface TopicDeclarationResult {
   readonly warnings: readonly string[];
 }
 
-/** One partition of a {@link TopicDescription}. */
+/**
+ * One partition of a {@link TopicDescription}.
+ *
+ * @example
+ * ```ts
+ * const [first] = (await admin.describeTopic('orders')).partitions;
+ * console.log(first.latestOffset - first.earliestOffset);
+ * ```
+ */
 export interface TopicPartitionDescription {
   readonly partition: number;
   readonly leader: number;
@@ -69,7 +98,14 @@ export interface TopicPartitionDescription {
   readonly latestOffset: number;
 }
 
-/** What {@link KafkaAdmin.describeTopic} returns. */
+/**
+ * What {@link KafkaAdmin.describeTopic} returns.
+ *
+ * @example
+ * ```ts
+ * const { records, overrides } = await admin.describeTopic('orders');
+ * ```
+ */
 export interface TopicDescription {
   readonly name: string;
   readonly partitions: readonly TopicPartitionDescription[];
@@ -81,7 +117,14 @@ export interface TopicDescription {
   readonly records: number;
 }
 
-/** The lag of one partition for a consumer group. */
+/**
+ * The lag of one partition for a consumer group.
+ *
+ * @example
+ * ```ts
+ * const behind = (await admin.consumerGroupLag('lake')).partitions.filter((p: PartitionLag) => p.lag > 1_000);
+ * ```
+ */
 export interface PartitionLag {
   readonly topic: string;
   readonly partition: number;
@@ -93,7 +136,14 @@ export interface PartitionLag {
   readonly lag: number;
 }
 
-/** What {@link KafkaAdmin.consumerGroupLag} returns. */
+/**
+ * What {@link KafkaAdmin.consumerGroupLag} returns.
+ *
+ * @example
+ * ```ts
+ * const { state, totalLag } = await admin.consumerGroupLag('lake', 'orders');
+ * ```
+ */
 export interface ConsumerGroupLag {
   readonly groupId: string;
   /** Group state as the coordinator reports it (`Stable`, `Empty`, `Dead`, ...). */
@@ -105,6 +155,12 @@ export interface ConsumerGroupLag {
 /**
  * Topic and group administration, built by {@link kafkaAdmin}. Connects on first use (bounded retries; an
  * unreachable cluster fails with `KAFKA_UNREACHABLE`); call {@link KafkaAdmin.close} when done.
+ *
+ * @example
+ * ```ts
+ * const admin: KafkaAdmin = kafkaAdmin({ brokers: ['kafka:9092'] });
+ * try { console.log(await admin.listTopics()); } finally { await admin.close(); }
+ * ```
  */
 export class KafkaAdmin {
   readonly #options: z.output<typeof kafkaAdminSchema>;

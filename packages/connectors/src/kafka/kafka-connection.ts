@@ -206,7 +206,7 @@ export function loadKafkaJs(): Promise<KafkaJs> {
   return kafkaJsModule;
 }
 
-/** What {@link createKafkaClient} needs besides the connection options. */
+/** What `createKafkaClient` needs besides the connection options. */
 export interface KafkaClientSetup {
   /** Where kafkajs log lines go (redacted). */
   readonly logger: Logger;
@@ -326,7 +326,7 @@ function isConnectionFailure(error: unknown): boolean {
 
 /**
  * Connects a kafkajs client (admin, producer or consumer), turning an unreachable cluster into a clear
- * `KAFKA_UNREACHABLE` {@link ConnectorError} after kafkajs's bounded retries.
+ * `KAFKA_UNREACHABLE` `ConnectorError` after kafkajs's bounded retries.
  *
  * @internal
  */
@@ -345,7 +345,7 @@ export async function connectOrFail(what: string, connection: KafkaConnection, c
 }
 
 /**
- * Wraps a kafkajs error in a {@link ConnectorError}, keeping whether retrying may help.
+ * Wraps a kafkajs error in a `ConnectorError`, keeping whether retrying may help.
  *
  * @internal
  */

@@ -5,7 +5,14 @@ import { checkConnectionSecurity } from './kafka-connection.js';
 import { KafkaSink, producerSettings, producerShape } from './kafka-sink.js';
 import { topicSchema } from './kafka-source.js';
 
-/** Header names a {@link kafkaDeadLetterSink} writes. */
+/**
+ * Header names a {@link kafkaDeadLetterSink} writes.
+ *
+ * @example
+ * ```ts
+ * const offset = Number(message.headers[DEAD_LETTER_HEADERS.sourceOffset]);
+ * ```
+ */
 export const DEAD_LETTER_HEADERS = {
   errorCode: 'tributary.error.code',
   errorMessage: 'tributary.error.message',
@@ -31,11 +38,16 @@ const kafkaDeadLetterSinkSchema = z.strictObject({
  * Options of {@link kafkaDeadLetterSink}: the connection options plus `topic` (required), `name` (default
  * `kafka-dead-letters:<topic>`) and the producer settings of {@link KafkaSinkOptions} (`idempotent` default `true`,
  * `batchSize` default `500`, `compression` default `'none'`, `ackTimeoutMs` default `30_000`).
+ *
+ * @example
+ * ```ts
+ * const options: KafkaDeadLetterSinkOptions = { brokers: ['kafka:9092'], topic: 'orders.dlq', compression: 'gzip' };
+ * ```
  */
 export type KafkaDeadLetterSinkOptions = z.input<typeof kafkaDeadLetterSinkSchema>;
 
 /**
- * A {@link Sink} of dead letters that writes each one to a Kafka topic, for the runtime's `deadLetters` option.
+ * A `Sink` of dead letters that writes each one to a Kafka topic, for the runtime's `deadLetters` option.
  *
  * Each message carries the failed record's key and, as its value, the original payload: the raw bytes for a record
  * the source could not decode, the string as is, otherwise the JSON of the value. Headers say what failed and where:

@@ -1,7 +1,14 @@
 import type { RecordHeaders } from '@tributary/core';
 import type { IHeaders } from 'kafkajs';
 
-/** Where a Kafka message came from and what it carried besides its value; given to deserializers and `eventTime`. */
+/**
+ * Where a Kafka message came from and what it carried besides its value; given to deserializers and `eventTime`.
+ *
+ * @example
+ * ```ts
+ * const eventTime = (order: Order, meta: KafkaMessageMeta) => order.createdAt ?? meta.timestamp;
+ * ```
+ */
 export interface KafkaMessageMeta {
   readonly topic: string;
   readonly partition: number;

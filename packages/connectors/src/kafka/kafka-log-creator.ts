@@ -1,10 +1,24 @@
 import type { LogFields, Logger } from '@tributary/core';
 import type { logCreator, LogEntry } from 'kafkajs';
 
-/** kafkajs log levels as names. */
+/**
+ * kafkajs log levels as names.
+ *
+ * @example
+ * ```ts
+ * const level: KafkaLogLevel = process.env.KAFKA_DEBUG ? 'debug' : 'warn';
+ * ```
+ */
 export type KafkaLogLevel = 'nothing' | 'error' | 'warn' | 'info' | 'debug';
 
-/** Options of {@link kafkaLogCreator}. */
+/**
+ * Options of {@link kafkaLogCreator}.
+ *
+ * @example
+ * ```ts
+ * const options: KafkaLogCreatorOptions = { secrets: new Set([process.env.KAFKA_PASSWORD!]) };
+ * ```
+ */
 export interface KafkaLogCreatorOptions {
   /**
    * Secret values (passwords, tokens, private keys) to blank out wherever they appear in a log line, also inside
@@ -14,7 +28,14 @@ export interface KafkaLogCreatorOptions {
   readonly secrets?: ReadonlySet<string>;
 }
 
-/** What replaces a secret in a log line. */
+/**
+ * What replaces a secret in a log line.
+ *
+ * @example
+ * ```ts
+ * if (line.includes(REDACTED_SECRET)) console.log('a secret was blanked in this line');
+ * ```
+ */
 export const REDACTED_SECRET = '[REDACTED]';
 
 /** Field names whose values are always blanked, whatever they hold. */
@@ -24,7 +45,7 @@ const secretKey = /pass(word|phrase)?|secret|token|credential|authorization|auth
 const levelNames: Record<number, keyof Logger> = { 1: 'error', 2: 'warn', 4: 'info', 5: 'debug' };
 
 /**
- * A kafkajs `logCreator` that writes through a Tributary {@link Logger}, with secrets redacted: any field whose name
+ * A kafkajs `logCreator` that writes through a Tributary `Logger`, with secrets redacted: any field whose name
  * looks like a credential (`password`, `token`, `sasl`, `key`, ...) is blanked, and every configured secret value is
  * blanked wherever it appears in any string (also inside error messages and nested objects). Every factory of
  * `@tributary/connectors/kafka` installs it; use it directly for a kafkajs client of your own.

@@ -7,7 +7,14 @@ import { checkConnectionSecurity, connectOrFail, createKafkaClient, functionSche
 import type { KafkaConnection } from './kafka-connection.js';
 import { topicSchema } from './kafka-source.js';
 
-/** What a sink sends for one record. */
+/**
+ * What a sink sends for one record.
+ *
+ * @example
+ * ```ts
+ * const message: KafkaOutgoingMessage = { topic: 'orders.out', key: 'o-1', value: '{"id":1}', headers: {}, timestamp: Date.now() };
+ * ```
+ */
 export interface KafkaOutgoingMessage {
   readonly topic: string;
   readonly key: string | Buffer | null;
@@ -70,6 +77,11 @@ type SchemaInput = z.input<typeof kafkaSinkSchema>;
  *   `headers` (default: the record headers), `partition` (default: by key), `timestamp` (default `'event-time'`).
  * - `idempotent` (default `true`), `maxInFlightRequests` (default `1`, only without idempotence), `batchSize`
  *   (default `500`), `compression` (default `'none'`), `ackTimeoutMs` (default `30_000`), `name`.
+ *
+ * @example
+ * ```ts
+ * const options: KafkaSinkOptions<Order> = { brokers: ['kafka:9092'], topic: (r) => `orders.${r.value.region}`, batchSize: 1_000 };
+ * ```
  */
 export interface KafkaSinkOptions<V = unknown> extends Omit<SchemaInput, 'topic' | 'key' | 'value' | 'headers' | 'partition'> {
   /** Target topic, or a function of the record choosing it. Required. */
@@ -96,13 +108,19 @@ export interface ProducerSettings {
 }
 
 /**
- * A {@link Sink} producing to Kafka, built by {@link kafkaSink} and {@link kafkaDeadLetterSink}.
+ * A `Sink` producing to Kafka, built by {@link kafkaSink} and {@link kafkaDeadLetterSink}.
  *
  * Batching: `write` buffers records and, once `batchSize` are buffered, sends them and waits for the brokers'
  * acknowledgement (`acks: all`) before resolving, so a slow cluster slows the topology down (backpressure) instead of
  * filling memory. `commit` sends what is left and resolves only when every record written so far is acknowledged.
- * A failed send rejects `write`/`commit` with a `KAFKA_PRODUCE_FAILED` {@link ConnectorError}; the producer is then
+ * A failed send rejects `write`/`commit` with a `KAFKA_PRODUCE_FAILED` `ConnectorError`; the producer is then
  * replaced, since an idempotent producer whose retries ran out may be out of sequence.
+ *
+ * @example
+ * ```ts
+ * const sink: KafkaSink<Order> = kafkaSink<Order>({ brokers, topic: 'orders.out' });
+ * console.log(`${sink.sent} records acknowledged in ${sink.batches} sends`);
+ * ```
  */
 export class KafkaSink<V> implements Sink<V> {
   /** Sink name (metrics and logs). */
@@ -259,7 +277,7 @@ function idempotenceRetryNotice(logger: Logger): Logger {
 }
 
 /**
- * A Kafka {@link Sink}: keyed produce with an idempotent producer, `acks: all`, one request in flight per connection,
+ * A Kafka `Sink`: keyed produce with an idempotent producer, `acks: all`, one request in flight per connection,
  * batched by `batchSize`. `commit` resolves only when every record written so far is acknowledged, so the runtime
  * commits source positions only for records durable in Kafka (at-least-once; a crash between the produce and the
  * source commit replays records, which this non-transactional sink writes again — see

@@ -109,6 +109,11 @@ type SchemaInput = z.input<typeof kafkaSourceSchema>;
  *   `rebalanceTimeoutMs` (default `60_000`), `joinTimeoutMs` (default `60_000`).
  * - fetch: `maxWaitTimeMs` (default `1_000`), `maxBytesPerPartition` (default 1 MiB), `maxBytes` (default 10 MiB),
  *   `readUncommitted` (default `false`).
+ *
+ * @example
+ * ```ts
+ * const options: KafkaSourceOptions<Order> = { brokers: ['kafka:9092'], topics: ['orders'], groupId: 'lake', startFrom: { timestamp: Date.parse('2026-01-01') } };
+ * ```
  */
 export interface KafkaSourceOptions<V = unknown> extends Omit<SchemaInput, 'deserializer' | 'eventTime'> {
   /** `'json'` (default), `'string'`, `'bytes'` or a function; see {@link KafkaDeserializer}. */
@@ -119,7 +124,14 @@ export interface KafkaSourceOptions<V = unknown> extends Omit<SchemaInput, 'dese
 
 type Parsed = z.output<typeof kafkaSourceSchema>;
 
-/** Counters a {@link KafkaSource} keeps; tests and dashboards read them through {@link KafkaSource.stats}. */
+/**
+ * Counters a {@link KafkaSource} keeps; tests and dashboards read them through {@link KafkaSource.stats}.
+ *
+ * @example
+ * ```ts
+ * const { pauses, revokesBeforeRelease, lateRevokes } = source.stats();
+ * ```
+ */
 export interface KafkaSourceStats {
   /** Times the source paused fetching (runtime backpressure, full buffer, or an assignment hand-shake). */
   readonly pauses: number;
@@ -174,8 +186,14 @@ const newStats = (): MutableStats => ({
 });
 
 /**
- * A Kafka consumer-group {@link Source}, built by {@link kafkaSource}. See there for the guarantees; this class adds
+ * A Kafka consumer-group `Source`, built by {@link kafkaSource}. See there for the guarantees; this class adds
  * the observable state tests and dashboards read (`stats`, `paused`, `group`).
+ *
+ * @example
+ * ```ts
+ * const source: KafkaSource<Order> = kafkaSource<Order>({ brokers, topics: ['orders'], groupId: 'lake' });
+ * if (source.paused) console.log('backpressure', source.stats().buffered);
+ * ```
  */
 export class KafkaSource<V> implements Source<V> {
   /** Source name (metrics, logs, dead letters). */
@@ -225,7 +243,7 @@ export class KafkaSource<V> implements Source<V> {
 
   /**
    * Connects, joins the group and reports the first assignment through `context.assigned` (resolving once every
-   * assigned partition is positioned). Fails with a `KAFKA_UNREACHABLE` {@link ConnectorError} after the bounded
+   * assigned partition is positioned). Fails with a `KAFKA_UNREACHABLE` `ConnectorError` after the bounded
    * retries when no broker answers, `KAFKA_TOPIC_NOT_FOUND` for a missing topic, `KAFKA_JOIN_TIMEOUT` when no
    * assignment arrives within `joinTimeoutMs`.
    */
@@ -308,7 +326,7 @@ export class KafkaSource<V> implements Source<V> {
    * Up to `maxRecords` buffered records, fairly across partitions and in offset order per partition. Undecodable
    * records met on the way go to `context.deadLetters` in the same call. When the buffer is empty it waits up to
    * `pollIntervalMs` (less when `signal` aborts) and returns `[]` if nothing arrived. Rejects with the consumer's
-   * {@link ConnectorError} once kafkajs gave up (a crash it does not restart from).
+   * `ConnectorError` once kafkajs gave up (a crash it does not restart from).
    */
   async poll(maxRecords: number, signal: AbortSignal): Promise<readonly StreamRecord<V>[] | null> {
     const context = this.#requireOpen('poll');
@@ -677,7 +695,19 @@ export class KafkaSource<V> implements Source<V> {
       const offset = offsetToNumber(message.offset, batch);
       last = message;
       if (offset < expected) continue;
-      entries.push(await this.#decodeMessage(batch.topic, batch.partition, offset, message));
+      try {
+        entries.push(await this.#decodeMessage(batch.topic, batch.partition, offset, message));
+      } catch (error) {
+        if (!(error instanceof InfrastructureFailure)) throw error;
+        this.#fail(
+          new ConnectorError(
+            'KAFKA_DESERIALIZER_UNAVAILABLE',
+            `kafkaSource "${this.name}": the deserializer kept failing with a retriable error at ${batch.topic}:${batch.partition}@${offset}: ${rootMessage(error.cause)}. The source stops (nothing is committed past the record); restart once the dependency is back.`,
+            { connector: 'kafka', topic: batch.topic, partition: batch.partition, offset: String(offset), retriable: true, cause: error.cause },
+          ),
+        );
+        return;
+      }
     }
     if (!usable()) return;
     if (entries.length > 0) {
@@ -721,9 +751,34 @@ export class KafkaSource<V> implements Source<V> {
       return this.#deadLetter('KAFKA_DESERIALIZE_FAILED', 'deserializing', error, meta, value);
     }
     if (isPromiseLike(decoded)) {
-      return Promise.resolve(decoded).then(finish, (error: unknown) => this.#deadLetter('KAFKA_DESERIALIZE_FAILED', 'deserializing', error, meta, value));
+      return this.#settleDecoding(Promise.resolve(decoded), value, meta, 0).then(finish, (error: unknown) => {
+        if (error instanceof InfrastructureFailure) throw error;
+        return this.#deadLetter('KAFKA_DESERIALIZE_FAILED', 'deserializing', error, meta, value);
+      });
     }
     return finish(decoded);
+  }
+
+  /**
+   * An asynchronous deserializer (a schema-registry lookup) may fail for reasons that are not the record's fault: an
+   * error marked `retriable` is retried with back-off, and if it persists the source fails rather than send good
+   * records to the dead letters. A restart resumes from the last commit.
+   */
+  async #settleDecoding(decoding: Promise<unknown>, value: Buffer | null, meta: KafkaMessageMeta, attempt: number): Promise<unknown> {
+    try {
+      return await decoding;
+    } catch (error) {
+      if ((error as { retriable?: unknown } | null)?.retriable !== true) throw error;
+      if (attempt >= decodeRetryDelaysMs.length || this.#closing) throw new InfrastructureFailure(error);
+      await new Promise((resolve) => setTimeout(resolve, decodeRetryDelaysMs[attempt]));
+      let next: unknown;
+      try {
+        next = this.#decode(value, meta);
+      } catch (syncError) {
+        next = Promise.reject(syncError instanceof Error ? syncError : new Error(String(syncError)));
+      }
+      return this.#settleDecoding(Promise.resolve(next), value, meta, attempt + 1);
+    }
   }
 
   #deadLetter(code: string, doing: string, cause: unknown, meta: KafkaMessageMeta, value: Buffer | null): Entry<V> {
@@ -829,7 +884,7 @@ export class KafkaSource<V> implements Source<V> {
 }
 
 /**
- * A Kafka {@link Source}: a kafkajs consumer in a consumer group, feeding the runtime's polls from a bounded buffer.
+ * A Kafka `Source`: a kafkajs consumer in a consumer group, feeding the runtime's polls from a bounded buffer.
  *
  * - **Commits** happen only through `commit(positions)`, which the runtime calls after every sink committed the records
  *   before those positions (`autoCommit: false`, `eachBatchAutoResolve: false`): at-least-once by construction.
@@ -872,6 +927,16 @@ export function kafkaSource<V = unknown>(options: KafkaSourceOptions<V>): KafkaS
     if (foreign.length > 0) throw new InvalidOptionsError('kafkaSource', [`startFrom.offsets: ${foreign.join(', ')} name topics not in \`topics\``]);
   }
   return new KafkaSource<V>(parsed);
+}
+
+/** Back-off between attempts of an asynchronous deserializer that failed with a retriable error. */
+const decodeRetryDelaysMs = [200, 1_000, 3_000];
+
+/** A retriable deserializer failure that outlived its retries: fails the source instead of dead-lettering the record. */
+class InfrastructureFailure extends Error {
+  constructor(override readonly cause: unknown) {
+    super('deserializer unavailable');
+  }
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

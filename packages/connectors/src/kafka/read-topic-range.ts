@@ -37,13 +37,25 @@ type SchemaInput = z.input<typeof readTopicRangeSchema>;
  * Options of `KafkaAdmin.readTopicRange`: `topic`, `from` (inclusive) and `to` (exclusive) are required; `limit`
  * (default `1_000`), `partitions` (default all), `deserializer` (default `'json'`), `timeoutMs` (default `30_000`),
  * `signal`.
+ *
+ * @example
+ * ```ts
+ * const options: ReadTopicRangeOptions<Order> = { topic: 'orders', from: Date.now() - 3_600_000, to: Date.now(), limit: 100 };
+ * ```
  */
 export interface ReadTopicRangeOptions<V = unknown> extends Omit<SchemaInput, 'deserializer'> {
   /** `'json'` (default), `'string'`, `'bytes'` or a function. */
   deserializer?: KafkaDeserializer<V>;
 }
 
-/** What `KafkaAdmin.readTopicRange` returns. */
+/**
+ * What `KafkaAdmin.readTopicRange` returns.
+ *
+ * @example
+ * ```ts
+ * const { records, undecodable, complete }: TopicRange<Order> = await admin.readTopicRange<Order>(options);
+ * ```
+ */
 export interface TopicRange<V> {
   /** Decoded records with timestamps in `[from, to)`, in timestamp order (ties by partition, then offset). */
   readonly records: readonly StreamRecord<V>[];

@@ -1,6 +1,13 @@
 import { InvalidOptionsError } from '@tributary/core';
 
-/** The parts of a CDC topic name. */
+/**
+ * The parts of a CDC topic name.
+ *
+ * @example
+ * ```ts
+ * const parts: TopicNameParts = { source: 'shop', database: 'public', table: 'orders' };
+ * ```
+ */
 export interface TopicNameParts {
   /** The logical source (Debezium `topic.prefix`), e.g. `shop`. */
   readonly source: string;

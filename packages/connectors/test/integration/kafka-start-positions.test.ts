@@ -121,6 +121,8 @@ describe('kafkaSource start positions', () => {
     await within(first.open(context()), 30_000, 'first open');
     await first.commit({ [`${topic}:0`]: 5, [`${topic}:1`]: 9 });
     await first.close();
+    // After leaving the group nothing is committed any more (kafkajs#751): refused, and the positions stay.
+    await expect(first.commit({ [`${topic}:0`]: 7 })).rejects.toMatchObject({ code: 'KAFKA_SOURCE_CLOSED' });
     expect(await kit.committed(groupId, topic)).toEqual({ 0: 5, 1: 9 });
 
     const ctx = context({ [`${topic}:1`]: 10 });
