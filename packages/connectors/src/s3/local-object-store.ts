@@ -52,6 +52,8 @@ const localObjectStoreOptionsSchema = z.strictObject({
  * ```ts
  * const options: LocalObjectStoreOptions = { root: '/var/lib/tributary/warehouse', fsync: true };
  * ```
+ *
+ * @interface
  */
 export type LocalObjectStoreOptions = z.input<typeof localObjectStoreOptionsSchema>;
 

@@ -175,6 +175,8 @@ const s3ObjectStoreOptionsSchema = z
  *   forcePathStyle: true,
  * };
  * ```
+ *
+ * @interface
  */
 export type S3ObjectStoreOptions = z.input<typeof s3ObjectStoreOptionsSchema>;
 

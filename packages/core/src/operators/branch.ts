@@ -50,6 +50,8 @@ export interface BranchCase<V, R> {
  * ```ts
  * const options: BranchOptions<Payment, never> = { name: 'by-kind', mode: 'all', otherwise: (rest) => rest.pipe(toSink(ledger)) };
  * ```
+ *
+ * @interface
  */
 export type BranchOptions<V = unknown, O = unknown> = Omit<z.input<typeof branchOptionsSchema>, 'otherwise'> & {
   /** Sub-pipeline for records that match no case. Default: none (such records follow `unmatched`). */

@@ -63,7 +63,10 @@ function enrichOptionsSchema<In, Found, Out>() {
 // Validation does not depend on the type parameters, so one schema instance serves every call.
 const enrichOptionsSchemaInstance = enrichOptionsSchema<unknown, unknown, unknown>();
 
-/** Options of {@link enrich}. `In` is the input value type, `Found` what the lookup finds, `Out` what `merge` returns. */
+/** Options of {@link enrich}. `In` is the input value type, `Found` what the lookup finds, `Out` what `merge` returns.
+ *
+ * @interface
+ */
 export type EnrichOptions<In, Found, Out> = z.input<ReturnType<typeof enrichOptionsSchema<In, Found, Out>>>;
 
 type ParsedEnrichOptions<In, Found, Out> = z.output<ReturnType<typeof enrichOptionsSchema<In, Found, Out>>>;

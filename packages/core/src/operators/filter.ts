@@ -14,7 +14,10 @@ const filterOptionsSchema = z.strictObject({
   onError: errorPolicySchema.default('dlq'),
 });
 
-/** Options of {@link filter}. */
+/** Options of {@link filter}.
+ *
+ * @interface
+ */
 export type FilterOptions = z.input<typeof filterOptionsSchema>;
 
 /**

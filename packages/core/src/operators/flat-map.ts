@@ -15,7 +15,10 @@ const flatMapOptionsSchema = z.strictObject({
   onError: errorPolicySchema.default('dlq'),
 });
 
-/** Options of {@link flatMap}. */
+/** Options of {@link flatMap}.
+ *
+ * @interface
+ */
 export type FlatMapOptions = z.input<typeof flatMapOptionsSchema>;
 
 /**

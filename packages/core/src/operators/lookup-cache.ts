@@ -31,7 +31,10 @@ const lookupCacheOptionsSchema = z.strictObject({
   clock: clockSchema.optional(),
 });
 
-/** Options of {@link LookupCache}. */
+/** Options of {@link LookupCache}.
+ *
+ * @interface
+ */
 export type LookupCacheOptions = z.input<typeof lookupCacheOptionsSchema>;
 
 /** A cached lookup result. `value` is `undefined` when the lookup found nothing (a cached miss). */

@@ -12,7 +12,10 @@ const mapOptionsSchema = z.strictObject({
   onError: errorPolicySchema.default('dlq'),
 });
 
-/** Options of {@link map}. */
+/** Options of {@link map}.
+ *
+ * @interface
+ */
 export type MapOptions = z.input<typeof mapOptionsSchema>;
 
 /**

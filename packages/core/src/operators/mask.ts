@@ -54,7 +54,10 @@ const maskOptionsSchema = z.strictObject({
   }),
 });
 
-/** Options of {@link mask}. */
+/** Options of {@link mask}.
+ *
+ * @interface
+ */
 export type MaskOptions = z.input<typeof maskOptionsSchema>;
 
 /**
@@ -65,7 +68,15 @@ export type MaskOptions = z.input<typeof maskOptionsSchema>;
  * const phone: FieldMask = { hash: 'sha256', salt: process.env.PII_SALT! };
  * ```
  */
-export type FieldMask = z.input<typeof fieldMaskSchema>;
+export type FieldMask = 'redact' | { hash: 'sha256'; salt: string } | { keepLast: number } | { replaceWith: string | number | boolean | null };
+// Keeps the hand-written FieldMask (readable in the API docs) identical to what the schema accepts.
+type _FieldMaskMatchesSchema = [FieldMask] extends [z.input<typeof fieldMaskSchema>]
+  ? [z.input<typeof fieldMaskSchema>] extends [FieldMask]
+    ? true
+    : never
+  : never;
+const _fieldMaskCheck: _FieldMaskMatchesSchema = true;
+void _fieldMaskCheck;
 
 type MaskAction =
   | { readonly kind: 'replace'; readonly with: unknown }

@@ -27,7 +27,10 @@ const routeArgumentsSchema = z.strictObject({
     .refine((branches) => Object.keys(branches).length > 0, 'must have at least one branch'),
 });
 
-/** Options of {@link route}. */
+/** Options of {@link route}.
+ *
+ * @interface
+ */
 export type RouteOptions = z.input<typeof routeOptionsSchema>;
 
 /**

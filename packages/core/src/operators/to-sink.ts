@@ -9,7 +9,10 @@ import type { Operator } from './define-operator.js';
 
 const toSinkOptionsSchema = z.strictObject({ name: stepNameSchema });
 
-/** Options of {@link toSink}. */
+/** Options of {@link toSink}.
+ *
+ * @interface
+ */
 export type ToSinkOptions = z.input<typeof toSinkOptionsSchema>;
 
 /**

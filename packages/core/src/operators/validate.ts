@@ -16,7 +16,10 @@ const validateOptionsSchema = z.strictObject({
   onError: errorPolicySchema.default('dlq'),
 });
 
-/** Options of {@link validate}. */
+/** Options of {@link validate}.
+ *
+ * @interface
+ */
 export type ValidateOptions = z.input<typeof validateOptionsSchema>;
 
 /**

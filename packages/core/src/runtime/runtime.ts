@@ -52,6 +52,8 @@ const runtimeOptionsSchema = z.strictObject({
  * - `clock` (default the system clock), `logger` (default silent), `metrics` (default a new {@link PrometheusMetrics}).
  * - `stateStore` (default a new in-memory store): where step state is persisted at checkpoints.
  * - `deadLetters`, `late` (default in-memory sinks): where dead letters and late records go.
+ *
+ * @interface
  */
 export type RuntimeOptions = z.input<typeof runtimeOptionsSchema>;
 

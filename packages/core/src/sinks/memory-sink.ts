@@ -17,7 +17,10 @@ const memorySinkOptionsSchema = z.strictObject({
     .default(0),
 });
 
-/** Options of {@link memorySink}. */
+/** Options of {@link memorySink}.
+ *
+ * @interface
+ */
 export type MemorySinkOptions = z.input<typeof memorySinkOptionsSchema>;
 
 /**

@@ -20,7 +20,10 @@ const memoryLogOptionsSchema = z.strictObject({
   clock: clockSchema.optional(),
 });
 
-/** Options of {@link MemoryLog}. */
+/** Options of {@link MemoryLog}.
+ *
+ * @interface
+ */
 export type MemoryLogOptions = z.input<typeof memoryLogOptionsSchema>;
 
 /**

@@ -25,7 +25,10 @@ const valuesOptionsSchema = z.strictObject({
   partitions: z.int('must be a positive integer').positive('must be a positive integer').default(1),
 });
 
-/** Options of {@link memorySource} reading a {@link MemoryLog}. */
+/** Options of {@link memorySource} reading a {@link MemoryLog}.
+ *
+ * @interface
+ */
 export type MemorySourceOptions = z.input<typeof logOptionsSchema>;
 
 /** Options of {@link memorySource} built from an array of values: those of a log source, plus how to make records. */
