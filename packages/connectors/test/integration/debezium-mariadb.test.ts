@@ -90,14 +90,39 @@ describe('Debezium decoder on real MariaDB change events', () => {
   let consumer: Consumer | undefined;
   let registered = false;
   let created = false;
+  let received: Map<string, KafkaMessage[]> | undefined;
 
   afterAll(async () => {
+    // Drop the database while the connector still runs and wait for its DDL: after that the task has nothing left to
+    // write, so deleting it and then its topics leaves nothing behind (a task that is still stopping could otherwise
+    // re-create a topic after it was deleted, through the broker's auto-creation).
+    if (created) {
+      await sql(`DROP DATABASE IF EXISTS ${database}`).catch(() => undefined);
+      if (registered && received) {
+        await until('the DROP DATABASE event', 10_000, () =>
+          Promise.resolve(received!.get(schemaTopic)!.some((message) => message.value?.toString('utf8').includes(`DROP DATABASE IF EXISTS ${database}`)) ? true : undefined),
+        ).catch(() => undefined);
+      }
+    }
     await consumer?.disconnect().catch(() => undefined);
-    if (registered) await connect('DELETE', `/connectors/${connector}`).catch(() => undefined);
-    if (created) await sql(`DROP DATABASE IF EXISTS ${database}`).catch(() => undefined);
-    await admin?.deleteTopics({ topics: [...topics, historyTopic], timeout: 5_000 }).catch(() => undefined);
-    await admin?.deleteGroups([group]).catch(() => undefined);
-    await admin?.disconnect().catch(() => undefined);
+    if (registered) {
+      await connect('DELETE', `/connectors/${connector}`).catch(() => undefined);
+      await until('the connector to be gone', 10_000, async () => ((await connect('GET', `/connectors/${connector}/status`)).status === 404 ? true : undefined)).catch(
+        () => undefined,
+      );
+    }
+    if (admin) {
+      const ours = (names: string[]) => names.filter((name) => name === prefix || name.startsWith(`${prefix}.`));
+      let absent = 0;
+      await until('the test topics to be deleted', 15_000, async () => {
+        const left = ours(await admin!.listTopics());
+        if (left.length > 0) await admin!.deleteTopics({ topics: left, timeout: 5_000 }).catch(() => undefined);
+        absent = left.length === 0 ? absent + 1 : 0;
+        return absent >= 3 ? true : undefined;
+      }).catch(() => undefined);
+      await admin.deleteGroups([group]).catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+    }
   });
 
   it('decodes inserts, updates, deletes, a key change, transactions and DDL with binlog positions and GTIDs', async () => {
@@ -118,10 +143,10 @@ describe('Debezium decoder on real MariaDB change events', () => {
     consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 200, allowAutoTopicCreation: false });
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: true });
-    const received = new Map<string, KafkaMessage[]>(topics.map((topic) => [topic, []]));
+    const inbox = (received = new Map<string, KafkaMessage[]>(topics.map((topic) => [topic, []])));
     await consumer.run({
       eachMessage: ({ topic, message }) => {
-        received.get(topic)!.push(message);
+        inbox.get(topic)!.push(message);
         return Promise.resolve();
       },
     });
@@ -159,10 +184,10 @@ describe('Debezium decoder on real MariaDB change events', () => {
       const task = status.json?.tasks?.[0];
       if (task?.state === 'FAILED') throw new Error(`connector task failed: ${task.trace}`);
       if (task?.state !== 'RUNNING') return undefined;
-      const ddl = await decodeAll(schemaTopic, received.get(schemaTopic)!);
+      const ddl = await decodeAll(schemaTopic, inbox.get(schemaTopic)!);
       return ddl.some((event) => event.kind === 'schema-change' && event.source?.snapshotMarker === 'last') ? true : undefined;
     });
-    const snapshotDdl = received.get(schemaTopic)!.length;
+    const snapshotDdl = inbox.get(schemaTopic)!.length;
 
     await sql(`BEGIN;
       INSERT INTO ${database}.orders VALUES ('t1', 1, 1234.50, '2024-03-01 10:34:56.123456', '2024-03-31 23:59:59.999', '1969-07-20', '-838:59:59.000001', 9007199254740993, 'placed'),
@@ -177,12 +202,12 @@ describe('Debezium decoder on real MariaDB change events', () => {
     // a BEGIN without END for the DDL (Debezium opens a transaction for the ALTER's GTID but emits no row events in it).
     const expected = { [ordersTopic]: 8, [transactionTopic]: 9, [schemaTopic]: snapshotDdl + 1 };
     await until(`messages ${JSON.stringify(expected)}`, 30_000, () =>
-      Promise.resolve(topics.every((topic) => received.get(topic)!.length >= expected[topic]!) ? true : undefined),
+      Promise.resolve(topics.every((topic) => inbox.get(topic)!.length >= expected[topic]!) ? true : undefined),
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
-    for (const topic of topics) expect(received.get(topic)!.length, topic).toBe(expected[topic]);
+    for (const topic of topics) expect(inbox.get(topic)!.length, topic).toBe(expected[topic]);
 
-    const events = await decodeAll(ordersTopic, received.get(ordersTopic)!);
+    const events = await decodeAll(ordersTopic, inbox.get(ordersTopic)!);
     expect(events.map((event) => (event.kind === 'change' ? event.op : event.kind))).toEqual(['c', 'c', 'u', 'd', 'tombstone', 'd', 'tombstone', 'c']);
     const [c1, c2, u, d, , keyDelete, , keyCreate] = events as RowChangeEvent[];
     const order1 = {
@@ -219,11 +244,11 @@ describe('Debezium decoder on real MariaDB change events', () => {
     expect([c1!.transaction!.totalOrder, c2!.transaction!.totalOrder]).toEqual([1, 2]);
     expect(c1!.source.pos).toBeLessThan(u!.source.pos!);
 
-    const boundaries = (await decodeAll(transactionTopic, received.get(transactionTopic)!)) as TransactionEvent[];
+    const boundaries = (await decodeAll(transactionTopic, inbox.get(transactionTopic)!)) as TransactionEvent[];
     expect(boundaries.map((event) => event.status)).toEqual(['BEGIN', 'END', 'BEGIN', 'END', 'BEGIN', 'END', 'BEGIN', 'END', 'BEGIN']);
     expect(boundaries[1]).toMatchObject({ id: c1!.source.gtid, eventCount: 2, dataCollections: [{ dataCollection: `${database}.orders`, eventCount: 2 }] });
 
-    const ddl = (await decodeAll(schemaTopic, received.get(schemaTopic)!)).at(-1) as SchemaChangeEvent;
+    const ddl = (await decodeAll(schemaTopic, inbox.get(schemaTopic)!)).at(-1) as SchemaChangeEvent;
     expect(ddl).toMatchObject({ kind: 'schema-change', databaseName: database, ddl: `ALTER TABLE ${database}.orders ADD COLUMN note varchar(20)`, source: { connector: 'mariadb' } });
     expect(ddl.tableChanges).toEqual([expect.objectContaining({ type: 'ALTER' })]);
 
