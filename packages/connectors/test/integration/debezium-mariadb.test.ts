@@ -4,7 +4,7 @@
  * kafkajs as raw bytes -> `decodeDebezium` -> `changesToIntents`.
  *
  * Needs the worker to carry the `io.debezium.connector.mariadb.MariaDbConnector` plugin (see
- * docs/decisions/0005-debezium-decoding.md). SQL goes through Debian's `mariadb` command-line client (no MySQL driver
+ * docs/decisions/0009-debezium-decoding.md). SQL goes through Debian's `mariadb` command-line client (no MySQL driver
  * is a dependency of the repository). It registers its own connector (unique name, server id, topic prefix, database)
  * and removes everything it made. It fails, never skips, when a service is down.
  */
@@ -129,7 +129,7 @@ describe('Debezium decoder on real MariaDB change events', () => {
     const plugins = await connect<{ class: string }[]>('GET', '/connector-plugins');
     expect(
       plugins.json?.map((plugin) => plugin.class),
-      `the Connect worker at ${services.kafkaConnectUrl} has no MariaDB connector plugin: see docs/decisions/0005-debezium-decoding.md`,
+      `the Connect worker at ${services.kafkaConnectUrl} has no MariaDB connector plugin: see docs/decisions/0009-debezium-decoding.md`,
     ).toContain('io.debezium.connector.mariadb.MariaDbConnector');
     admin = kafka.admin();
     await admin.connect();
