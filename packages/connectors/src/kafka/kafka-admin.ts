@@ -32,6 +32,8 @@ const kafkaAdminSchema = z.strictObject({
  * ```ts
  * const options: KafkaAdminOptions = { brokers: ['kafka:9092'], logger: jsonLogger() };
  * ```
+ *
+ * @interface
  */
 export type KafkaAdminOptions = z.input<typeof kafkaAdminSchema>;
 
@@ -55,6 +57,8 @@ const topicDeclarationSchema = z.strictObject({
  * ```ts
  * const orders: TopicDeclaration = { name: 'shop.public.orders', partitions: 6, config: { 'cleanup.policy': 'compact' } };
  * ```
+ *
+ * @interface
  */
 export type TopicDeclaration = z.input<typeof topicDeclarationSchema>;
 

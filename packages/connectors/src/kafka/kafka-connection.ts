@@ -144,6 +144,8 @@ export type KafkaConnection = z.output<typeof _connectionSchema>;
  *   sasl: { mechanism: 'scram-sha-512', username: 'orders-app', password: process.env.KAFKA_PASSWORD! },
  * };
  * ```
+ *
+ * @interface
  */
 export type KafkaConnectionOptions = z.input<typeof _connectionSchema>;
 

@@ -43,6 +43,8 @@ const kafkaDeadLetterSinkSchema = z.strictObject({
  * ```ts
  * const options: KafkaDeadLetterSinkOptions = { brokers: ['kafka:9092'], topic: 'orders.dlq', compression: 'gzip' };
  * ```
+ *
+ * @interface
  */
 export type KafkaDeadLetterSinkOptions = z.input<typeof kafkaDeadLetterSinkSchema>;
 

@@ -696,7 +696,9 @@ export class KafkaSource<V> implements Source<V> {
       last = message;
       if (offset < expected) continue;
       try {
-        entries.push(await this.#decodeMessage(batch.topic, batch.partition, offset, message));
+        // Built-in deserializers are synchronous: no await (and no microtask) per message for them.
+        const entry = this.#decodeMessage(batch.topic, batch.partition, offset, message);
+        entries.push(isPromiseLike(entry) ? await entry : entry);
       } catch (error) {
         if (!(error instanceof InfrastructureFailure)) throw error;
         this.#fail(
