@@ -1,4 +1,4 @@
-# Debezium: a Kafka Connect worker in distributed mode with the Debezium PostgreSQL connector plugin, REST API on
+# Debezium: a Kafka Connect worker in distributed mode with the Debezium PostgreSQL and MariaDB connector plugins, REST API on
 # 127.0.0.1:$CONNECT_PORT, writing to the Kafka broker of scripts/services/kafka.sh. Tests register their own connectors
 # over REST (POST /connectors) and delete them afterwards. Why this shape: docs/decisions/0004-debezium-runtime.md.
 # Sourced by scripts/services.sh, which provides lib.sh's helpers. Needs kafka up (postgres only when a connector runs).
@@ -6,6 +6,8 @@
 # Layout under $SERVICES_DIR/debezium/:
 #   lib/                                   Connect worker jars (scripts/services/debezium/connect-pom.xml)
 #   plugins/debezium-connector-postgres/   the connector and its own dependencies (plugin-pom.xml), on plugin.path
+#   plugins/debezium-connector-mariadb/    the MariaDB connector and its dependencies (mariadb-plugin-pom.xml): its own
+#                                          class loader, so it may be a different Debezium version than the Postgres one
 #   connect-distributed.properties         generated from scripts/services/debezium/ on every start
 #   connect.log                            the worker's log4j output;  connect.out: the JVM's stdout/stderr
 #   connect.pid, connect.stamp             pid of the running worker; checksum of the files it was started from
@@ -14,24 +16,28 @@ DBZ_HOME="$SERVICES_DIR/debezium"
 DBZ_TEMPLATES="$ROOT/scripts/services/debezium"
 DBZ_PIDFILE="$DBZ_HOME/connect.pid"
 DBZ_PLUGIN_DIR="$DBZ_HOME/plugins/debezium-connector-postgres"
+DBZ_MARIADB_PLUGIN_DIR="$DBZ_HOME/plugins/debezium-connector-mariadb"
 DBZ_CONNECT_URL="http://127.0.0.1:$CONNECT_PORT"
 DBZ_HEAP_OPTS="${TRIBUTARY_CONNECT_HEAP_OPTS:--Xms256m -Xmx512m}"
 DBZ_POSTGRES_CONNECTOR="io.debezium.connector.postgresql.PostgresConnector"
+DBZ_MARIADB_CONNECTOR="io.debezium.connector.mariadb.MariaDbConnector"
 
 _dbz_java() { if [[ -n "${JAVA_HOME:-}" ]]; then echo "$JAVA_HOME/bin/java"; else echo java; fi; }
 # What a running worker was started from (both poms, worker config and logging templates, ports): connect.stamp records
 # it at launch, so `up` restarts a worker whose pins or templates changed since.
 _dbz_stamp() {
-  { cat "$DBZ_TEMPLATES/connect-pom.xml" "$DBZ_TEMPLATES/plugin-pom.xml" "$DBZ_TEMPLATES/connect-distributed.properties" \
+  { cat "$DBZ_TEMPLATES/connect-pom.xml" "$DBZ_TEMPLATES/plugin-pom.xml" "$DBZ_TEMPLATES/mariadb-plugin-pom.xml" \
+      "$DBZ_TEMPLATES/connect-distributed.properties" \
       "$DBZ_TEMPLATES/log4j2.properties"
     echo "$KAFKA_PORT $CONNECT_PORT $DBZ_HEAP_OPTS"; } | sha256sum | cut -d' ' -f1
 }
 _dbz_outdated() { [[ "$(cat "$DBZ_HOME/connect.stamp" 2>/dev/null)" != "$(_dbz_stamp)" ]]; }
 _dbz_versions() {
-  local k d
+  local k d m
   k="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$DBZ_TEMPLATES/connect-pom.xml")"
   d="$(sed -n 's:.*<debezium.version>\(.*\)</debezium.version>.*:\1:p' "$DBZ_TEMPLATES/plugin-pom.xml")"
-  echo "Debezium $d on Kafka Connect $k"
+  m="$(sed -n 's:.*<debezium.version>\(.*\)</debezium.version>.*:\1:p' "$DBZ_TEMPLATES/mariadb-plugin-pom.xml")"
+  echo "Debezium $d (postgres) and $m (mariadb) on Kafka Connect $k"
 }
 
 # _dbz_copy_deps POM DEST [mvn args...]: copies the pom's runtime dependencies into DEST, unless DEST/.installed shows
@@ -62,6 +68,8 @@ debezium_install() {
   # Debezium's CloudEventsConverter calls JsonConverter with jackson types, which must be the worker's own classes).
   _dbz_copy_deps "$DBZ_TEMPLATES/plugin-pom.xml" "$DBZ_PLUGIN_DIR" \
     -DexcludeScope=provided -DexcludeGroupIds=org.apache.kafka,com.fasterxml.jackson.core -DexcludeArtifactIds=slf4j-api
+  _dbz_copy_deps "$DBZ_TEMPLATES/mariadb-plugin-pom.xml" "$DBZ_MARIADB_PLUGIN_DIR" \
+    -DexcludeScope=provided -DexcludeGroupIds=org.apache.kafka,com.fasterxml.jackson.core -DexcludeArtifactIds=slf4j-api
 }
 
 _dbz_write_config() {
@@ -75,7 +83,8 @@ _dbz_get() { curl -fsS --max-time 3 "$DBZ_CONNECT_URL$1"; }
 # (that one only succeeds once the worker has joined its group and read the config topic).
 _dbz_ready() {
   pid_alive "$DBZ_PIDFILE" || return 1
-  _dbz_get /connector-plugins 2>/dev/null | grep -q "\"$DBZ_POSTGRES_CONNECTOR\"" || return 1
+  local plugins; plugins="$(_dbz_get /connector-plugins 2>/dev/null)" || return 1
+  [[ "$plugins" == *"\"$DBZ_POSTGRES_CONNECTOR\""* && "$plugins" == *"\"$DBZ_MARIADB_CONNECTOR\""* ]] || return 1
   _dbz_get /connectors >/dev/null 2>&1
 }
 

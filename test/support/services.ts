@@ -16,6 +16,13 @@ export const services = {
     password: 'tributary',
     database: 'tributary',
   },
+  mariadb: {
+    host: '127.0.0.1',
+    port: Number(env('TRIBUTARY_MARIADB_PORT', '13306')),
+    user: 'tributary',
+    password: 'tributary',
+    database: 'tributary',
+  },
   kafkaConnectUrl: `http://127.0.0.1:${env('TRIBUTARY_CONNECT_PORT', '18083')}`,
   pythonBin: env('TRIBUTARY_PYTHON', `${process.cwd()}/.services/python/venv/bin/python`),
 } as const;

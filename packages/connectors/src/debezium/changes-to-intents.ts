@@ -100,6 +100,8 @@ const optionsSchemaInstance = changesToIntentsOptionsSchema<unknown, unknown>();
  * const byColumns: ChangesToIntentsOptions = { key: ['tenant_id', 'order_id'] };
  * const byFunction: ChangesToIntentsOptions<Order> = { key: (row) => `${String(row.id)}` };
  * ```
+ *
+ * @interface
  */
 export type ChangesToIntentsOptions<Row = DebeziumRow, Before = DebeziumRow> = z.input<ReturnType<typeof changesToIntentsOptionsSchema<Row, Before>>>;
 

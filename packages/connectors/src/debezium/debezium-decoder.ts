@@ -79,6 +79,8 @@ const decoderOptionsSchemaInstance = decoderOptionsSchema<unknown, unknown>();
  * const options: DebeziumDecoderOptions<Order> = { row: Order, unsafeIntegers: 'error' };
  * const decoder = new DebeziumDecoder(options);
  * ```
+ *
+ * @interface
  */
 export type DebeziumDecoderOptions<Row = DebeziumRow, Before = DebeziumRow> = z.input<ReturnType<typeof decoderOptionsSchema<Row, Before>>>;
 

@@ -46,6 +46,8 @@ const optionsSchemaInstance = decodeDebeziumOptionsSchema<unknown, unknown, Chan
  * ```ts
  * const options: DecodeDebeziumOptions<Order> = { name: 'decode-orders', row: Order, eventTime: 'source' };
  * ```
+ *
+ * @interface
  */
 export type DecodeDebeziumOptions<Row = DebeziumRow, Before = DebeziumRow, Kind extends ChangeEventKind = ChangeEventKind> = z.input<
   ReturnType<typeof decodeDebeziumOptionsSchema<Row, Before, Kind>>
