@@ -3,6 +3,7 @@
  * and with SASL credentials configured no log line (ours or kafkajs's, at debug level) carries a password or token.
  */
 import { createServer } from 'node:net';
+import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createRuntime, defineTopology, memorySink, toSink } from '@tributary/core';
 import type { LogFields, Logger } from '@tributary/core';
@@ -26,6 +27,71 @@ function capturingLogger(): Logger & { lines: string[] } {
 }
 
 const fastRetry = { retries: 2, initialRetryTimeMs: 100, maxRetryTimeMs: 500 };
+
+/**
+ * The authentication half of a Kafka broker, for one purpose: let a SASL PLAIN or OAUTHBEARER exchange succeed so
+ * that kafkajs really sends the credentials and logs its successful-authentication path. It answers ApiVersions,
+ * SaslHandshake and SaslAuthenticate (accepting anything) and hangs up on the first other request (Metadata). The real
+ * test broker has no SASL listener, and the services are not ours to reconfigure.
+ */
+async function fakeSaslBroker(): Promise<{ port: number; received: Buffer[]; close(): Promise<void> }> {
+  const received: Buffer[] = [];
+  const sockets = new Set<Socket>();
+  const int16 = (n: number) => Buffer.from([(n >> 8) & 0xff, n & 0xff]);
+  const int32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(n);
+    return b;
+  };
+  const str = (text: string) => Buffer.concat([int16(Buffer.byteLength(text)), Buffer.from(text)]);
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let pending = Buffer.alloc(0);
+    const reply = (correlationId: number, body: Buffer) => {
+      const payload = Buffer.concat([int32(correlationId), body]);
+      socket.write(Buffer.concat([int32(payload.length), payload]));
+    };
+    socket.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 4 && pending.length >= 4 + pending.readInt32BE(0)) {
+        const frame = pending.subarray(4, 4 + pending.readInt32BE(0));
+        pending = pending.subarray(4 + frame.length);
+        received.push(frame);
+        const apiKey = frame.readInt16BE(0);
+        const correlationId = frame.readInt32BE(4);
+        if (apiKey === 18) {
+          // ApiVersions v1/v2: error, [key, min, max], throttle.
+          const apis = [
+            [18, 0, 2],
+            [17, 0, 1],
+            [36, 0, 1],
+            [3, 0, 5],
+          ];
+          reply(correlationId, Buffer.concat([int16(0), int32(apis.length), ...apis.map(([key, min, max]) => Buffer.concat([int16(key!), int16(min!), int16(max!)])), int32(0)]));
+        } else if (apiKey === 17) {
+          reply(correlationId, Buffer.concat([int16(0), int32(2), str('PLAIN'), str('OAUTHBEARER')]));
+        } else if (apiKey === 36) {
+          const lifetime = Buffer.alloc(8);
+          lifetime.writeBigInt64BE(3_600_000n);
+          reply(correlationId, Buffer.concat([int16(0), int16(-1), int32(0), lifetime]));
+        } else {
+          socket.destroy();
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    received,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
 
 describe('kafka connector failures and secrets', () => {
   it('an unreachable broker fails start with KAFKA_UNREACHABLE within a bounded time, for source, sink and admin', async () => {
@@ -104,5 +170,39 @@ describe('kafka connector failures and secrets', () => {
       expect(line).not.toContain(token);
     }
     console.info(`[kafka-security] ${logger.lines.length} log lines checked, oauth provider called ${tokenRequests} time(s)`);
+  });
+
+  it('no log line carries the password or token when the SASL exchange succeeds and the credentials go out', async () => {
+    const broker = await fakeSaslBroker();
+    try {
+      const password = `pw-${uniqueName('secret')}-Sup3r`;
+      const token = `tok-${uniqueName('secret')}-eyJhbGciOi`;
+      const logger = capturingLogger();
+      const common = { brokers: [`127.0.0.1:${broker.port}`], retry: { retries: 1, initialRetryTimeMs: 50, maxRetryTimeMs: 100 }, clientLogLevel: 'debug' as const, logger };
+      const outcomes = await within(
+        Promise.allSettled([
+          kafkaAdmin({ ...common, clientId: 'plain-client', sasl: { mechanism: 'plain', username: 'alice', password }, allowSaslPlainWithoutTls: true }).listTopics(),
+          kafkaAdmin({ ...common, clientId: 'oauth-client', sasl: { mechanism: 'oauthbearer', oauthBearerProvider: () => Promise.resolve({ value: token }) } }).listTopics(),
+        ]),
+        20_000,
+        'SASL exchanges with the fake broker',
+      );
+      // Both authenticated, then failed on metadata (the fake hangs up): the credentials really were sent...
+      expect(outcomes.every((outcome) => outcome.status === 'rejected')).toBe(true);
+      const wire = Buffer.concat(broker.received);
+      expect(wire.includes(Buffer.from(password))).toBe(true);
+      expect(wire.includes(Buffer.from(token))).toBe(true);
+      expect(logger.lines.some((line) => line.includes('SASL PLAIN authentication successful'))).toBe(true);
+      expect(logger.lines.some((line) => line.includes('SASL OAUTHBEARER authentication successful'))).toBe(true);
+      // ...and no log line, at debug level, contains them.
+      for (const line of logger.lines) {
+        expect(line).not.toContain(password);
+        expect(line).not.toContain(token);
+      }
+      for (const outcome of outcomes) expect(String((outcome as PromiseRejectedResult).reason)).not.toContain(password);
+      console.info(`[kafka-security] successful SASL exchanges: ${logger.lines.length} log lines checked`);
+    } finally {
+      await broker.close();
+    }
   });
 });
