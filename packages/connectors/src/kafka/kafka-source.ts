@@ -678,7 +678,7 @@ export class KafkaSource<V> implements Source<V> {
     // dropped) — the handler waits for room instead, heartbeating so a long wait does not get the member evicted.
     while (usable() && this.#buffered >= this.#options.maxBufferedRecords) {
       this.#applyPause();
-      await this.#waitForRoom(this.#options.heartbeatIntervalMs);
+      await this.#waitForRoom(Math.max(100, Math.floor(this.#options.heartbeatIntervalMs / 2)));
       try {
         await heartbeat();
       } catch (error) {
