@@ -410,13 +410,18 @@ describe('redisSink under a runtime: crash mid-stream, restart', () => {
 
   it('at-least-once: nothing is lost, and the replays show up as duplicates (what exactly-once prevents)', async () => {
     const { prefix, afterRun2Keys } = await threeRuns(false);
-    expect(afterRun2Keys).toHaveLength(300); // pipelined writes landed before the abort
+    // Run 2's pipelined writes may or may not have reached Redis before the abort (at-least-once promises nothing
+    // about uncommitted writes), but run 1's committed ones did.
+    expect(afterRun2Keys.length).toBeGreaterThanOrEqual(200);
     const applied = await admin.hgetall(`${prefix}applied`);
     expect(Object.keys(applied).map(Number).sort((a, b) => a - b)).toEqual(ids(0, 300));
     const counts = Object.values(applied).map(Number);
     expect(Math.min(...counts)).toBe(1);
-    // Records 100-199 were replayed twice (after both crashes), 200-299 once.
-    expect(counts.reduce((sum, count) => sum + count, 0)).toBe(300 + 200 + 100);
+    // Run 1 applied 0-199, run 3 replayed 100-299 from the committed positions; run 2's replays of 100-299 landed in
+    // part or in full before its abort. So between 400 and 600 applications, and nothing missing.
+    const total = counts.reduce((sum, count) => sum + count, 0);
+    expect(total).toBeGreaterThanOrEqual(400);
+    expect(total).toBeLessThanOrEqual(600);
     expect(await keysUnder(admin, `${prefix}order:`)).toHaveLength(300);
   });
 });
