@@ -96,6 +96,8 @@ const schemaRegistrySchema = z.strictObject({
  * ```ts
  * const options: SchemaRegistryOptions = { url: 'https://registry:8081', cacheSize: 500 };
  * ```
+ *
+ * @interface
  */
 export type SchemaRegistryOptions = z.input<typeof schemaRegistrySchema>;
 
