@@ -192,12 +192,9 @@ describe('kafkaSource rebalance', () => {
     }
   });
 
-  // KNOWN CORE BUG (reported, not ours to fix): when a revoke arrives while the runtime is paused for backpressure with
-  // records in flight, runtime.#drain() overwrites the single #capacityWaiter slot the paused run loop waits on, so the
-  // loop never wakes: the runtime stays paused with nothing in flight, polls nothing more, and stop() would hang. This
-  // test pins the bug down precisely; once core keeps a set of capacity waiters it fails with a message saying so —
-  // then turn it into a plain completion test.
-  it('reproduces the core runtime bug: a revoke while paused by backpressure leaves the runtime stuck', async () => {
+  // Regression: a revoke arriving while the runtime is paused for backpressure with records in flight used to overwrite
+  // the run loop's only capacity waiter, leaving the runtime paused with nothing in flight for good.
+  it('a revoke while the runtime is paused by backpressure does not leave it stuck: every record is stored', async () => {
     const topic = uniqueName('rebalance-paused');
     const groupId = uniqueName('rebalance-paused-group');
     kit.track('group', groupId);
@@ -216,17 +213,8 @@ describe('kafkaSource rebalance', () => {
       await waitFor(() => a.status().paused && a.status().inFlight > 0, 10_000, () => 'A paused with records in flight');
       await within(b.start(), 30_000, 'runtime B start');
       const distinct = () => new Set([...sinkA.committed, ...sinkB.committed].map((r) => r.value.id)).size;
-      const completed = await waitFor(() => distinct() >= count, 8_000, () => 'all records stored').then(
-        () => true,
-        () => false,
-      );
-      expect(completed, 'core no longer hangs after a revoke while paused: make this a plain completion test').toBe(false);
-      // The signature of the bug: A is still paused although nothing is in flight, and holds partitions it never polls.
-      expect(a.status()).toMatchObject({ paused: true, inFlight: 0 });
-      expect(sourceA.partitions().length).toBeGreaterThan(0);
-      const polled = a.status().recordsPolled;
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(a.status().recordsPolled).toBe(polled);
+      await waitFor(() => distinct() >= count, 30_000, () => `all ${count} records stored (stored ${distinct()})`);
+      expect(distinct()).toBe(count);
     } finally {
       await a.abort();
       await b.abort();

@@ -141,7 +141,8 @@ class TopologyRuntime<V> implements Runtime {
   #positions: Record<string, number> = {};
   #inFlight = 0;
   #paused = false;
-  #capacityWaiter: (() => void) | undefined;
+  /** Everyone waiting for in-flight records to drop: the run loop (backpressure) and a revoke or stop draining. */
+  readonly #capacityWaiters = new Set<() => void>();
   #recordsPolled = 0;
   #lastCheckpointAt = 0;
   #checkpointRequests: ((checkpoint: Checkpoint) => void)[] = [];
@@ -237,7 +238,7 @@ class TopologyRuntime<V> implements Runtime {
     this.#state = 'stopping';
     this.#stopRequested = true;
     this.#pollAbort.abort();
-    this.#capacityWaiter?.();
+    this.#wakeCapacityWaiters();
     await this.#loop;
     await this.done.catch(() => undefined);
   }
@@ -248,7 +249,7 @@ class TopologyRuntime<V> implements Runtime {
     this.#stopRequested = true;
     this.#abort.abort();
     this.#pollAbort.abort();
-    this.#capacityWaiter?.();
+    this.#wakeCapacityWaiters();
     await this.#execution.abort();
     await this.#topology.source.close().catch(() => undefined);
     this.#logger.warn({ topology: this.#topology.name }, 'topology aborted without committing');
@@ -357,7 +358,7 @@ class TopologyRuntime<V> implements Runtime {
         this.#gauges.batchLatency((this.#clock.now() - pushedAt) / 1000);
         this.#inFlight -= count;
         this.#gauges.inFlight(this.#inFlight);
-        if (this.#inFlight < this.#options.maxInFlight) this.#capacityWaiter?.();
+        if (this.#inFlight < this.#options.maxInFlight) this.#wakeCapacityWaiters();
       },
       () => undefined, // failures surface through execution.onFailure
     );
@@ -371,8 +372,7 @@ class TopologyRuntime<V> implements Runtime {
       source.pause?.();
       this.#logger.debug({ topology: this.#topology.name, inFlight: this.#inFlight }, 'source paused: in-flight limit reached');
     }
-    await new Promise<void>((resolve) => (this.#capacityWaiter = resolve));
-    this.#capacityWaiter = undefined;
+    await this.#capacityChange();
     if (this.#paused && this.#inFlight < this.#options.maxInFlight) {
       this.#paused = false;
       this.#gauges.paused(false);
@@ -380,11 +380,25 @@ class TopologyRuntime<V> implements Runtime {
     }
   }
 
+  /** Resolves at the next change of in-flight records (or stop / failure). */
+  #capacityChange(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const waiter = () => {
+        this.#capacityWaiters.delete(waiter);
+        resolve();
+      };
+      this.#capacityWaiters.add(waiter);
+    });
+  }
+
+  #wakeCapacityWaiters(): void {
+    for (const waiter of [...this.#capacityWaiters]) waiter();
+  }
+
   /** Waits until every pushed batch reached the end of the pipeline. */
   async #drain(): Promise<void> {
     while (this.#inFlight > 0 && this.#state !== 'failed' && this.#state !== 'aborted') {
-      await new Promise<void>((resolve) => (this.#capacityWaiter = resolve));
-      this.#capacityWaiter = undefined;
+      await this.#capacityChange();
     }
   }
 
@@ -472,7 +486,7 @@ class TopologyRuntime<V> implements Runtime {
     this.#state = 'failed';
     this.#stopRequested = true;
     this.#pollAbort.abort();
-    this.#capacityWaiter?.();
+    this.#wakeCapacityWaiters();
     for (const reject of this.#checkpointFailures.splice(0)) reject(error);
     this.#logger.error({ topology: this.#topology.name, error: error instanceof Error ? error.message : String(error) }, 'topology failed');
     await this.#execution.abort().catch(() => undefined);
