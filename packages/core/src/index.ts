@@ -77,4 +77,5 @@ export { memorySink } from './sinks/memory-sink.js';
 export type { MemorySink, MemorySinkOptions } from './sinks/memory-sink.js';
 export type { StateStore, StateChange, StatePutOptions } from './state/state-store.js';
 export { MemoryStateStore } from './state/memory-state-store.js';
+export { jsonProblem } from './state/json-problem.js';
 export type { MemoryStateStoreOptions } from './state/memory-state-store.js';

@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { systemClock, TributaryError } from '@tributary/core';
+import { jsonProblem, systemClock, TributaryError } from '@tributary/core';
 import type { Clock, StateChange, StatePutOptions, StateStore } from '@tributary/core';
 import type { Redis } from 'ioredis';
-import { jsonProblem } from './json-problem.js';
 import { isWellFormed, loggerOptionSchema, parseRedisOptions, RedisConnection, redisConnectionShape } from './redis-connection.js';
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- referenced by {@link} in the docs
 import type { RedisConnectionOptions } from './redis-connection.js';

@@ -3,6 +3,7 @@ import { TributaryError } from '../errors.js';
 import { parseOptions } from '../internal/parse-options.js';
 import { systemClock } from '../runtime/clock.js';
 import type { Clock } from '../runtime/clock.js';
+import { jsonProblem } from './json-problem.js';
 import type { StateChange, StatePutOptions, StateStore } from './state-store.js';
 
 const isClock = (value: unknown): value is Clock =>
@@ -270,43 +271,3 @@ const copyOut = (value: unknown): unknown => (typeof value === 'object' && value
 
 const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const byKey = (a: readonly [string, unknown], b: readonly [string, unknown]): number => compareStrings(a[0], b[0]);
-
-/** Why `value` is not JSON-compatible (with the path to the offending part), or `undefined` when it is. */
-function jsonProblem(value: unknown, path: string, ancestors: object[]): string | undefined {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return undefined;
-    case 'number':
-      return Number.isFinite(value) ? undefined : `${path} is ${String(value)}, which JSON cannot represent`;
-    case 'object': {
-      if (value === null) return undefined;
-      if (ancestors.includes(value)) return `${path} refers back to one of its parents (a cycle)`;
-      ancestors.push(value);
-      try {
-        if (Array.isArray(value)) {
-          for (let index = 0; index < value.length; index++) {
-            if (!(index in value)) return `${path}[${index}] is a hole in a sparse array`;
-            const problem = jsonProblem(value[index], `${path}[${index}]`, ancestors);
-            if (problem !== undefined) return problem;
-          }
-          return undefined;
-        }
-        const prototype = Object.getPrototypeOf(value) as unknown;
-        if (prototype !== Object.prototype && prototype !== null) {
-          const kind = (value as { constructor?: { name?: string } }).constructor?.name ?? 'class instance';
-          return `${path} is a ${kind}, not a plain object`;
-        }
-        for (const key of Object.keys(value)) {
-          const problem = jsonProblem((value as Record<string, unknown>)[key], `${path}.${key}`, ancestors);
-          if (problem !== undefined) return problem;
-        }
-        return undefined;
-      } finally {
-        ancestors.pop();
-      }
-    }
-    default:
-      return `${path} is ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`}, which JSON cannot represent`;
-  }
-}

@@ -1,11 +1,13 @@
 /**
  * Why `value` is not JSON-compatible (with the path to the offending part), or `undefined` when it is: plain objects,
- * arrays without holes, finite numbers, strings, booleans and `null`.
+ * arrays without holes, finite numbers, strings, booleans and `null`. The rule every `StateStore` applies to
+ * state values, so a topology that runs against one store does not fail against another.
  *
- * The same rule as core's `MemoryStateStore` (whose helper is internal to core), so a topology that runs against the
- * memory store does not fail against Redis.
- *
- * @internal
+ * @example
+ * ```ts
+ * jsonProblem({ at: new Date(0) }); // 'value.at is a Date, not a plain object'
+ * jsonProblem({ count: 3 }); // undefined
+ * ```
  */
 export function jsonProblem(value: unknown, path = 'value', ancestors: object[] = []): string | undefined {
   switch (typeof value) {
