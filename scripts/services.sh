@@ -5,14 +5,14 @@
 #   scripts/services.sh status [service...]   one line per service; exit 1 when any is down
 #   scripts/services.sh down   [service...]   stop (data stays under .services/)
 #
-# Services, in start order: python (pyiceberg venv), redis, s3, kafka, postgres, mariadb, debezium.
+# Services, in start order: python (pyiceberg venv), redis, s3, iceberg-rest, kafka, postgres, mariadb, debezium.
 # Each lives in scripts/services/<name>.sh and defines <name>_install, <name>_start, <name>_status, <name>_stop.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/services/lib.sh
 source "$ROOT/scripts/services/lib.sh"
 
-ALL=(python redis s3 kafka postgres mariadb debezium)
+ALL=(python redis s3 iceberg-rest kafka postgres mariadb debezium)
 action="${1:-status}"; shift || true
 if (($# > 0)); then selected=("$@"); else selected=("${ALL[@]}"); fi
 for name in "${selected[@]}"; do
@@ -35,7 +35,7 @@ case "$action" in
         state="started"
       fi
       t1=$(date +%s.%N)
-      printf '[services] %-9s %-10s %6.1fs\n' "$name" "$state" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')"
+      printf '[services] %-12s %-10s %6.1fs\n' "$name" "$state" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')"
     done
     printf '[services] all up in %ss\n' "$((SECONDS - total_start))"
     ;;
@@ -43,9 +43,9 @@ case "$action" in
     rc=0
     for name in "${selected[@]}"; do
       if detail="$("${name}_status" 2>&1)"; then
-        printf '%-9s up    %s\n' "$name" "$detail"
+        printf '%-12s up    %s\n' "$name" "$detail"
       else
-        printf '%-9s down  %s\n' "$name" "$detail"; rc=1
+        printf '%-12s down  %s\n' "$name" "$detail"; rc=1
       fi
     done
     exit $rc

@@ -24,5 +24,6 @@ export const services = {
     database: 'tributary',
   },
   kafkaConnectUrl: `http://127.0.0.1:${env('TRIBUTARY_CONNECT_PORT', '18083')}`,
+  icebergRestUrl: `http://127.0.0.1:${env('TRIBUTARY_ICEBERG_REST_PORT', '18181')}`,
   pythonBin: env('TRIBUTARY_PYTHON', `${process.cwd()}/.services/python/venv/bin/python`),
 } as const;
