@@ -23,6 +23,8 @@ export interface ExecutionServices {
   readonly deadLetterSink: Sink<DeadLetter>;
   readonly lateSink: Sink<LateRecord>;
   readonly signal: AbortSignal;
+  /** Lets sinks ask for an early checkpoint (see {@link SinkContext.requestCheckpoint}). */
+  readonly requestCheckpoint?: (() => void) | undefined;
 }
 
 interface RegisteredSink {
@@ -171,6 +173,7 @@ export class Execution<V> {
       clock: this.#services.clock,
       logger: this.#services.logger,
       signal: this.#services.signal,
+      requestCheckpoint: this.#services.requestCheckpoint,
     });
     await this.#services.deadLetterSink.open?.(context('dead-letters'));
     await this.#services.lateSink.open?.(context('late'));

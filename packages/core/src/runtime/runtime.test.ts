@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { InvalidOptionsError, StepFailedError } from '../errors.js';
 import { filter } from '../operators/filter.js';
 import { map } from '../operators/map.js';
@@ -46,6 +46,37 @@ describe('runtime', () => {
     expect(sink.written).toHaveLength(0);
     expect(log.committed('default')).toEqual({ 'orders:0': 2_500, 'orders:1': 2_500 });
     expect(runtime.status().state).toBe('finished');
+  });
+
+  it('takes a checkpoint when a sink asks for one, without waiting for the interval', async () => {
+    const log = orderLog(1_000, 1);
+    const inner = memorySink<Order>();
+    const reasons: string[] = [];
+    let requestCheckpoint: (() => void) | undefined;
+    let buffered = 0;
+    const sink: Sink<Order> = {
+      name: 'eager',
+      open: (context) => {
+        requestCheckpoint = context.requestCheckpoint;
+      },
+      write: (records) => {
+        inner.write(records);
+        buffered += records.length;
+        if (buffered >= 200) requestCheckpoint?.();
+      },
+      commit: (checkpoint) => {
+        reasons.push(checkpoint.reason);
+        buffered = 0;
+        return inner.commit(checkpoint);
+      },
+    };
+    const job = defineTopology({ name: 'eager', source: memorySource(log), pipeline: (orders) => orders.pipe(toSink(sink)) });
+    const runtime = createRuntime(job, { maxBatch: 100, checkpointIntervalMs: 3_600_000 });
+    await runtime.start();
+    await vi.waitFor(() => expect(inner.committed).toHaveLength(1_000), { timeout: 5_000 });
+    await runtime.stop();
+    expect(requestCheckpoint).toBeTypeOf('function');
+    expect(reasons.filter((reason) => reason === 'request').length).toBeGreaterThanOrEqual(4);
   });
 
   it('commits source positions only after every sink committed them', async () => {

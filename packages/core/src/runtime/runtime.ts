@@ -174,6 +174,9 @@ class TopologyRuntime<V> implements Runtime {
       deadLetterSink: this.deadLetters,
       lateSink: this.late,
       signal: this.#abort.signal,
+      requestCheckpoint: () => {
+        if (this.#state === 'running' && this.#checkpointRequests.length === 0) void this.checkpoint().catch(() => undefined);
+      },
     });
     this.done = new Promise<void>((resolve, reject) => {
       this.#resolveDone = resolve;

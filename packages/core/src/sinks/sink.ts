@@ -11,6 +11,12 @@ export interface SinkContext {
   readonly logger: Logger;
   /** Aborted when the runtime stops or crashes; long writes should give up. */
   readonly signal: AbortSignal;
+  /**
+   * Asks the runtime for a checkpoint as soon as possible (a sink whose buffer reached its size or row limit calls
+   * it, so the buffer is committed without waiting for the checkpoint interval). Requests while one is pending are
+   * merged. Absent in contexts that do not take checkpoints on their own (the test driver checkpoints on demand).
+   */
+  readonly requestCheckpoint?: (() => void) | undefined;
 }
 
 /**
