@@ -66,7 +66,7 @@ export type { ToSinkOptions } from './operators/to-sink.js';
 
 // Sources, sinks, state
 export type { Source, SourceContext } from './sources/source.js';
-export type { Sink, SinkContext, CommittedPositions } from './sinks/sink.js';
+export type { Sink, SinkContext, SinkWriteResult, CommittedPositions } from './sinks/sink.js';
 export { MemoryLog } from './sources/memory-log.js';
 export type { MemoryLogOptions, MemoryLogEntry, MemoryLogValueOptions } from './sources/memory-log.js';
 export { memorySource } from './sources/memory-source.js';

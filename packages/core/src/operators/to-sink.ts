@@ -38,7 +38,7 @@ export function toSink<V>(sink: Sink<V>, options: ToSinkOptions = {}): Operator<
   return defineOperatorNamed<V, never>('sink', name, sink.name, (context, host) => {
     const registration = host.registerSink(context.stepName, sink);
     return {
-      data(records) {
+      async data(records, emit) {
         const skip = registration.skip();
         let batch: readonly StreamRecord<V>[] = records;
         if (skip !== undefined) {
@@ -48,7 +48,10 @@ export function toSink<V>(sink: Sink<V>, options: ToSinkOptions = {}): Operator<
           });
         }
         if (batch.length === 0) return;
-        return sink.write(batch);
+        const result = await sink.write(batch);
+        if (result !== undefined && result.rejected.length > 0) {
+          emit.deadLetters(result.rejected.map(({ record, error }) => context.deadLetter(record, error)));
+        }
       },
     };
   });

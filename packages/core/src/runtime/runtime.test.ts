@@ -60,7 +60,7 @@ describe('runtime', () => {
         requestCheckpoint = context.requestCheckpoint;
       },
       write: (records) => {
-        inner.write(records);
+        void inner.write(records);
         buffered += records.length;
         if (buffered >= 200) requestCheckpoint?.();
       },

@@ -44,8 +44,12 @@ export interface Sink<V> {
   readonly name: string;
   /** Called once before the first write. */
   open?(context: SinkContext): Promise<void> | void;
-  /** Receives the next batch, in order. */
-  write(records: readonly StreamRecord<V>[]): Promise<void> | void;
+  /**
+   * Receives the next batch, in order. Records the sink cannot take at all (a value that violates the target's
+   * schema) are returned as `rejected`: they go to the dead-letter output with their error and source position,
+   * and the rest of the batch proceeds, so one bad record never stalls the partition.
+   */
+  write(records: readonly StreamRecord<V>[]): Promise<SinkWriteResult | void> | SinkWriteResult | void;
   /** Durably commits everything written so far, recording `checkpoint.positions` if the sink is exactly-once. */
   commit(checkpoint: Checkpoint): Promise<void> | void;
   /**
@@ -57,6 +61,23 @@ export interface Sink<V> {
   abort?(): Promise<void> | void;
   /** Releases resources after the final commit. */
   close?(): Promise<void> | void;
+}
+
+/**
+ * What {@link Sink.write} may return: the records of the batch it refused, each with the reason.
+ *
+ * @example
+ * ```ts
+ * write(records) {
+ *   const rejected = records.filter((r) => !valid(r.value)).map((record) => ({ record, error: new Error('invalid') }));
+ *   buffer.push(...records.filter((r) => valid(r.value)));
+ *   return { rejected };
+ * }
+ * ```
+ */
+export interface SinkWriteResult {
+  /** Refused records (taken from the batch given to `write`), each with its error. */
+  readonly rejected: readonly { readonly record: StreamRecord<unknown>; readonly error: unknown }[];
 }
 
 /** What an exactly-once sink recorded with its last commit. */
