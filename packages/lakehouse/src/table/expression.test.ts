@@ -229,9 +229,9 @@ describe('canContainFile', () => {
     const names = fc.option(fc.string({ unit: fc.constantFrom('a', 'b', 'é', '😀'), maxLength: 7 }), { nil: null });
     const rows = fc.array(fc.record({ id: fc.bigInt({ min: -5n, max: 5n }), name: names }), { minLength: 1, maxLength: 6 });
     const filter = fc.oneof(
-      fc.tuple(fc.constantFrom('<', '<=', '>', '>=', '=', '!='), fc.bigInt({ min: -6n, max: 6n })).map(([op, value]) => ({ op, column: 'id', value }) as Expression),
+      fc.tuple(fc.constantFrom('<', '<=', '>', '>=', '=', '!='), fc.bigInt({ min: -6n, max: 6n })).map(([op, value]) => ({ op, column: 'id', value })),
       fc.tuple(fc.constantFrom('starts-with', 'not-starts-with', '<', '>=', '='), fc.string({ unit: fc.constantFrom('a', 'b', 'é', '😀'), maxLength: 6 })).map(
-        ([op, value]) => ({ op, column: 'name', value }) as Expression,
+        ([op, value]) => ({ op, column: 'name', value }),
       ),
       fc.constantFrom(isNull('name'), notNull('name')),
     );
@@ -309,14 +309,14 @@ describe('canContainPartition', () => {
       amount: fc.option(fc.bigInt({ min: -5000n, max: 5000n }), { nil: null }),
     });
     const predicate = fc.oneof(
-      fc.tuple(fc.constantFrom('<', '<=', '>', '>=', '=', '!='), fc.bigInt({ min: -100n, max: 100n })).map(([op, value]) => ({ op, column: 'id', value }) as Expression),
+      fc.tuple(fc.constantFrom('<', '<=', '>', '>=', '=', '!='), fc.bigInt({ min: -100n, max: 100n })).map(([op, value]) => ({ op, column: 'id', value })),
       fc.tuple(fc.constantFrom('<', '<=', '>', '>=', '='), fc.bigInt({ min: -400_000_000_000n, max: 400_000_000_000n })).map(
-        ([op, value]) => ({ op, column: 'created_at', value }) as Expression,
+        ([op, value]) => ({ op, column: 'created_at', value }),
       ),
       fc.tuple(fc.constantFrom('<', '>', '=', 'starts-with', 'not-starts-with'), fc.string({ unit: fc.constantFrom('a', 'b', 'é'), maxLength: 4 })).map(
-        ([op, value]) => ({ op, column: 'name', value }) as Expression,
+        ([op, value]) => ({ op, column: 'name', value }),
       ),
-      fc.tuple(fc.constantFrom('<', '>=', '='), fc.bigInt({ min: -5000n, max: 5000n })).map(([op, value]) => ({ op, column: 'amount', value }) as Expression),
+      fc.tuple(fc.constantFrom('<', '>=', '='), fc.bigInt({ min: -5000n, max: 5000n })).map(([op, value]) => ({ op, column: 'amount', value })),
       fc.constantFrom(isNull('name'), notNull('created_at')),
     );
     const expressions = fc.oneof(predicate, fc.tuple(predicate, predicate).map(([a, b]) => or(not(a), b)));
