@@ -162,7 +162,7 @@ class NoAnswer extends Error {
 
 interface Request {
   readonly method: Method;
-  /** Path below the API root (`/namespaces/...`). */
+  /** Path below `uri` (`/v1/namespaces/...`). */
   readonly path: string;
   readonly query?: Readonly<Record<string, string | undefined>> | undefined;
   readonly body?: string | undefined;
@@ -426,11 +426,11 @@ function createRestCatalog(options: ParsedOptions): Catalog {
       .join(cfg.separator);
   };
   const tablePath = (cfg: ServerConfig, id: TableIdentifier): string =>
-    `/namespaces/${namespacePath(cfg, id.namespace)}/tables/${encodeURIComponent(id.name)}`;
+    `${cfg.root}/namespaces/${namespacePath(cfg, id.namespace)}/tables/${encodeURIComponent(id.name)}`;
 
-  /** A request below the API root, with "no answer" as `CATALOG_UNAVAILABLE`. */
-  const api = async (cfg: ServerConfig, request: Request, context: { table?: string } = {}): Promise<HttpAnswer> =>
-    call(`${base}${cfg.root}${request.path}${queryString(request.query)}`, request, context);
+  /** A request to the API, with "no answer" as `CATALOG_UNAVAILABLE`. */
+  const api = async (request: Request, context: { table?: string } = {}): Promise<HttpAnswer> =>
+    call(`${base}${request.path}${queryString(request.query)}`, request, context);
 
   const toLoaded = (id: TableIdentifier, answer: HttpAnswer, request: { method: Method; path: string }): LoadedTable => {
     const table = formatIdentifier(id);
@@ -467,7 +467,7 @@ function createRestCatalog(options: ParsedOptions): Catalog {
         query: { ...query, pageToken, pageSize: options.pageSize === undefined ? undefined : String(options.pageSize) },
         repeatable: true,
       };
-      const answer = await api(cfg, request, context);
+      const answer = await api(request, context);
       if (answer.status === 404) throw onMissing();
       if (answer.status !== 200) throw failure(answer, request, context, doing);
       const body = jsonObject(answer, request, `a list of ${field}`, context);
@@ -493,7 +493,7 @@ function createRestCatalog(options: ParsedOptions): Catalog {
   ): Promise<void> => {
     const cfg = await serverConfig();
     namespacePath(cfg, namespace);
-    const path = '/namespaces';
+    const path = `${cfg.root}/namespaces`;
     const request: Request = {
       method: 'POST',
       path,
@@ -501,7 +501,7 @@ function createRestCatalog(options: ParsedOptions): Catalog {
       // Safe to repeat: a namespace that exists already (also one our lost first attempt created) is a success.
       repeatable: true,
     };
-    const answer = await api(cfg, request);
+    const answer = await api(request);
     if (answer.status === 200 || answer.status === 204 || answer.status === 409) return;
     // Catalogs that keep a namespace tree refuse a child whose parent is missing: create the parents first.
     if (answer.status === 404 && namespace.length > 1 && !parentsCreated) {
@@ -522,7 +522,7 @@ function createRestCatalog(options: ParsedOptions): Catalog {
       const walk = async (parent: readonly string[] | undefined): Promise<void> => {
         const children = await listPages<string[]>(
           cfg,
-          '/namespaces',
+          `${cfg.root}/namespaces`,
           { parent: parent?.join(cfg.separatorText) },
           'namespaces',
           {},
@@ -543,7 +543,7 @@ function createRestCatalog(options: ParsedOptions): Catalog {
       const cfg = await serverConfig();
       const identifiers = await listPages<{ namespace?: unknown; name?: unknown }>(
         cfg,
-        `/namespaces/${namespacePath(cfg, namespace)}/tables`,
+        `${cfg.root}/namespaces/${namespacePath(cfg, namespace)}/tables`,
         {},
         'identifiers',
         {},
@@ -566,7 +566,7 @@ function createRestCatalog(options: ParsedOptions): Catalog {
       // Servers that do not declare the HEAD route (the protocol's default route set has none) are asked with a load.
       const method: Method = cfg.endpoints?.has(TABLE_HEAD_ENDPOINT) === true ? 'HEAD' : 'GET';
       const request: Request = { method, path: tablePath(cfg, id), repeatable: true };
-      const answer = await api(cfg, request, { table });
+      const answer = await api(request, { table });
       if (answer.status === 200 || answer.status === 204) return true;
       if (answer.status === 404) return false;
       throw failure(answer, request, { table }, `checking whether table ${table} exists`);
@@ -585,7 +585,7 @@ function createRestCatalog(options: ParsedOptions): Catalog {
       }
       const request: Request = {
         method: 'POST',
-        path: `/namespaces/${namespacePath(cfg, id.namespace)}/tables`,
+        path: `${cfg.root}/namespaces/${namespacePath(cfg, id.namespace)}/tables`,
         body: losslessStringify({
           name: id.name,
           ...(createRequest.location === undefined ? {} : { location: createRequest.location }),
@@ -597,11 +597,11 @@ function createRestCatalog(options: ParsedOptions): Catalog {
         }),
         repeatable: false,
       };
-      let answer = await api(cfg, request, { table });
+      let answer = await api(request, { table });
       if (answer.status === 404) {
         // The Catalog contract creates the namespace along with the table.
         await createNamespace(id.namespace, {});
-        answer = await api(cfg, request, { table });
+        answer = await api(request, { table });
       }
       if (answer.status === 409) {
         throw new LakehouseError('TABLE_EXISTS', `Table ${table} already exists in catalog ${name}.`, { table });
@@ -614,7 +614,7 @@ function createRestCatalog(options: ParsedOptions): Catalog {
       const cfg = await serverConfig();
       const table = formatIdentifier(id);
       const request: Request = { method: 'GET', path: tablePath(cfg, id), repeatable: true };
-      const answer = await api(cfg, request, { table });
+      const answer = await api(request, { table });
       if (answer.status === 404) {
         throw new LakehouseError('TABLE_NOT_FOUND', `Table ${table} does not exist in catalog ${name} (${base}).`, { table });
       }
@@ -640,7 +640,7 @@ function createRestCatalog(options: ParsedOptions): Catalog {
         );
       let answer: HttpAnswer;
       try {
-        answer = await send(`${base}${cfg.root}${path}`, request);
+        answer = await send(`${base}${path}`, request);
       } catch (error) {
         if (error instanceof NoAnswer) throw unknown(`got no answer: ${error.reason}`, error.cause);
         throw error;
@@ -688,7 +688,7 @@ function createRestCatalog(options: ParsedOptions): Catalog {
         // Not repeated: a second attempt after a lost answer would report a missing table.
         repeatable: false,
       };
-      const answer = await api(cfg, request, { table });
+      const answer = await api(request, { table });
       if (answer.status === 200 || answer.status === 204) return;
       if (answer.status === 404) {
         throw new LakehouseError('TABLE_NOT_FOUND', `Table ${table} does not exist in catalog ${name}; nothing was dropped.`, { table });
