@@ -31,7 +31,7 @@ const optionsSchema = z.strictObject({
   table: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)+$/, 'must be "namespace.table"'),
   create: z.custom<CreateTableRequest>((value) => typeof value === 'object' && value !== null && 'schema' in value, 'must be a CreateTableRequest with a schema').optional(),
   mode: z.enum(['append', 'upsert']).default('append'),
-  toChange: fn<(record: StreamRecord<unknown>) => RowChange>().optional(),
+  toChange: fn<(record: StreamRecord<unknown>) => RowChange | readonly RowChange[]>().optional(),
   maxRows: z.number().int().positive().default(250_000),
   maxBytes: z.number().int().positive().default(128 * 1024 * 1024),
   maxIntervalMs: z.number().int().positive().default(60_000),
@@ -69,8 +69,11 @@ export type IcebergSinkOptions<V> = Omit<z.input<typeof optionsSchema>, 'toChang
    * value is `null` deletes it). Default `append`.
    */
   mode?: 'append' | 'upsert' | undefined;
-  /** Maps a record to a row change. Default: the value is the row; op from `mode` (null value = delete by key). */
-  toChange?: ((record: StreamRecord<V>) => RowChange) | undefined;
+  /**
+   * Maps a record to its row change(s) (several for, e.g., a session window that supersedes earlier ones). Default:
+   * the value is the row, appended (`mode: 'append'`) or upserted (`mode: 'upsert'`).
+   */
+  toChange?: ((record: StreamRecord<V>) => RowChange | readonly RowChange[]) | undefined;
   /** Ask for a commit once this many rows are buffered. Default `250000`. */
   maxRows?: number | undefined;
   /** Ask for a commit once the buffered rows take about this many bytes (estimated). Default 128 MiB. */
@@ -114,10 +117,12 @@ export function positionsSummaryKey(writerId: string): string {
  */
 export function icebergSink<V>(options: IcebergSinkOptions<V>): Sink<V> {
   const parsed = parseOptions(optionsSchema, 'icebergSink', options);
-  return new IcebergSink<V>(parsed as typeof parsed & { toChange?: (record: StreamRecord<V>) => RowChange });
+  return new IcebergSink<V>(parsed as ParsedOptions<V>);
 }
 
-type ParsedOptions<V> = z.output<typeof optionsSchema> & { toChange?: ((record: StreamRecord<V>) => RowChange) | undefined };
+type ParsedOptions<V> = Omit<z.output<typeof optionsSchema>, 'toChange'> & {
+  toChange?: ((record: StreamRecord<V>) => RowChange | readonly RowChange[]) | undefined;
+};
 
 class IcebergSink<V> implements Sink<V> {
   readonly name: string;
@@ -152,16 +157,19 @@ class IcebergSink<V> implements Sink<V> {
     this.#oldest = undefined;
   }
 
-  #change(record: StreamRecord<V>): RowChange {
-    if (this.options.toChange !== undefined) return this.options.toChange(record);
+  #changes(record: StreamRecord<V>): readonly RowChange[] {
+    if (this.options.toChange !== undefined) {
+      const change = this.options.toChange(record);
+      return Array.isArray(change) ? (change as readonly RowChange[]) : [change as RowChange];
+    }
     const value = record.value as unknown;
-    if (this.options.mode === 'append') return { op: 'append', row: value as Row };
+    if (this.options.mode === 'append') return [{ op: 'append', row: value as Row }];
     if (value === null || value === undefined) {
       throw new LakehouseError('MISSING_KEY', 'A null value in upsert mode deletes by key, but without toChange the sink cannot tell the key columns.', {
         table: this.options.table,
       });
     }
-    return { op: 'upsert', row: value as Row };
+    return [{ op: 'upsert', row: value as Row }];
   }
 
   write(records: readonly StreamRecord<V>[]): SinkWriteResult {
@@ -173,7 +181,7 @@ class IcebergSink<V> implements Sink<V> {
     const rejected: { record: StreamRecord<unknown>; error: unknown }[] = [];
     for (const record of records) {
       try {
-        changes.push({ record, change: this.#change(record) });
+        for (const change of this.#changes(record)) changes.push({ record, change });
       } catch (error) {
         rejected.push({ record, error });
       }
