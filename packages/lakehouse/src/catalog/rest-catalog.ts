@@ -67,7 +67,7 @@ const restCatalogOptionsSchema = z
     /**
      * Where the files of the catalog's tables live: the client writes data files, manifests and manifest lists itself,
      * under the table location the server reports (`file:///...` or `s3://...`), and reads them back for scans.
-     * Either one {@link ObjectStore} whose location covers every table (`localObjectStore({ root: warehouseDir })`,
+     * Either one `ObjectStore` whose location covers every table (`localObjectStore({ root: warehouseDir })`,
      * `s3ObjectStore({ bucket, prefix })`), or a function from a table location to the store that holds it (called
      * for each loaded table; return the same store instance for the same bucket, it is not closed by the catalog).
      * A file outside the store fails with `OUTSIDE_WAREHOUSE` when it is read or written. Required.
