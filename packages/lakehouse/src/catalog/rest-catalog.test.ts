@@ -569,7 +569,7 @@ describe('restCatalog secrets', () => {
   const apiKey = 'key-0b1c2d3e4f5a6b7c';
 
   it('sends the token and headers, and keeps them out of every error and of the catalog object', async () => {
-    const rest = catalog({ token, headers: { 'X-Api-Key': apiKey }, timeoutMs: 150, retries: 0 });
+    const rest = catalog({ token, headers: { 'X-Api-Key': apiKey, Accept: 'application/vnd.test+json' }, timeoutMs: 150, retries: 0 });
     expect(inspect(rest, { depth: 10, showHidden: true })).not.toContain(token);
     expect(JSON.stringify(rest)).not.toContain(token);
 
@@ -608,6 +608,7 @@ describe('restCatalog secrets', () => {
     for (const request of sent) {
       expect(request.headers.authorization).toBe(`Bearer ${token}`);
       expect(request.headers['x-api-key']).toBe(apiKey);
+      expect(request.headers.accept).toBe('application/vnd.test+json');
     }
   });
 });

@@ -231,8 +231,12 @@ function createRestCatalog(options: ParsedOptions): Catalog {
   const name = options.name;
   const base = options.uri.replace(/\/+$/, '');
   const doFetch = options.fetch ?? globalThis.fetch;
-  const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
-  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+  // Header names are case-insensitive: the caller's `Accept` replaces ours rather than joining it.
+  const headers = new Headers({ accept: 'application/json' });
+  for (const [header, value] of Object.entries(options.headers ?? {})) headers.set(header, value);
+  if (options.token !== undefined) headers.set('authorization', `Bearer ${options.token}`);
+  const bodyHeaders = new Headers(headers);
+  bodyHeaders.set('content-type', 'application/json');
   // Anything the caller configured as a credential is cut out of text the server sends back before it reaches an error.
   const secrets = [options.token, ...Object.values(options.headers ?? {})].filter((s): s is string => s !== undefined && s.length >= 4);
   const redact = (text: string): string => secrets.reduce((out, secret) => out.split(secret).join('***'), text);
@@ -274,7 +278,7 @@ function createRestCatalog(options: ParsedOptions): Catalog {
       try {
         const response = await doFetch(url, {
           method: request.method,
-          headers: request.body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+          headers: request.body === undefined ? headers : bodyHeaders,
           body: request.body ?? null,
           // A redirect would turn a POST into a GET and could carry the credentials elsewhere: report it instead.
           redirect: 'manual',
