@@ -49,8 +49,8 @@ export function fieldIdOf(field: Field): number | undefined {
  * Types follow the Iceberg spec's Parquet/Arrow mapping: `long` → Int64, `decimal(P, S)` → Decimal128(P, S),
  * `date` → Date32 (days), `time` → Time64 µs, `timestamp` → Timestamp µs without zone, `timestamptz` →
  * Timestamp µs `UTC`, `uuid` → FixedSizeBinary(16), `fixed[L]` → FixedSizeBinary(L), `binary` → Binary,
- * `string` → Utf8. Lists name their element `element`; maps use a `key_value` entries struct of `key` and `value`
- * (the names Iceberg's own Parquet writer uses).
+ * `string` → Utf8. Lists name their element `element` (as Iceberg's Parquet writer does); maps hold an `entries`
+ * struct of `key` and `value` (Arrow's fixed name for it; readers match the entries by position, their leaves by id).
  *
  * @example
  * ```ts
@@ -132,7 +132,7 @@ export function toArrowType(type: IcebergType, path = '(type)'): DataType {
     case 'map': {
       const key = makeField('key', type['key-id'], false, toArrowType(type.key, `${path}.key`));
       const value = makeField('value', type['value-id'], !type['value-required'], toArrowType(type.value, `${path}.value`));
-      const entries: Field<Struct<{ key: DataType; value: DataType }>> = new Field('key_value', new Struct<{ key: DataType; value: DataType }>([key, value] as Field<DataType>[]), false);
+      const entries: Field<Struct<{ key: DataType; value: DataType }>> = new Field('entries', new Struct<{ key: DataType; value: DataType }>([key, value] as Field<DataType>[]), false);
       return new Map_(entries);
     }
   }

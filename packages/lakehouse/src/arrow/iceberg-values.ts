@@ -197,7 +197,7 @@ const DECIMAL_TEXT = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
  */
 export function parseDecimal(text: string, precision: number, scale: number): DecimalParse {
   const match = DECIMAL_TEXT.exec(text);
-  if (!match || (match[2] === '' && (match[3] === undefined || match[3] === ''))) return { problem: 'not a decimal number' };
+  if (!match || (match[2] === '' && (match[3] === undefined || match[3] === ''))) return { problem: 'is not a decimal number' };
   const negative = match[1] === '-';
   let integerDigits = match[2]!;
   let fractionDigits = match[3] ?? '';

@@ -10,7 +10,8 @@ import { sameArrowType } from '../arrow/same-arrow-type.js';
 import { SchemaViolationError } from '../arrow/schema-violation-error.js';
 import { LakehouseError } from '../errors.js';
 import { parseOptions } from '../internal/parse-options.js';
-import type { ColumnMetrics, IcebergSchema, Row } from '../schema/types.js';
+import type { ColumnMetrics, IcebergSchema, IcebergType, NestedField, Row } from '../schema/types.js';
+import { annotateUuidColumns } from './annotate-uuid-columns.js';
 import { columnMetrics } from './column-metrics.js';
 import { loadParquetWasm } from './parquet-wasm.js';
 
@@ -125,6 +126,7 @@ export async function writeParquet(schema: IcebergSchema, input: Table | readonl
     });
   }
 
+  bytes = annotateUuidColumns(bytes, uuidFieldIds(schema.fields));
   const footer = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
   const sizes = chunkSizesByFieldId(footer);
   return {
@@ -139,6 +141,21 @@ export async function writeParquet(schema: IcebergSchema, input: Table | readonl
 }
 
 const COMPRESSION = { zstd: 5, snappy: 1, gzip: 2, uncompressed: 0 } as const;
+
+function uuidFieldIds(fields: readonly NestedField[], into = new Set<number>()): Set<number> {
+  const visit = (id: number, type: IcebergType): void => {
+    if (type === 'uuid') into.add(id);
+    else if (typeof type === 'string') return;
+    else if (type.type === 'struct') uuidFieldIds(type.fields, into);
+    else if (type.type === 'list') visit(type['element-id'], type.element);
+    else {
+      visit(type['key-id'], type.key);
+      visit(type['value-id'], type.value);
+    }
+  };
+  for (const field of fields) visit(field.id, field.type);
+  return into;
+}
 
 /** Compressed bytes per leaf field id, summed over row groups. */
 function chunkSizesByFieldId(footer: FileMetaData): Map<number, number> {
