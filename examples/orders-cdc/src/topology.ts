@@ -1,5 +1,8 @@
-import { avg, count, createRuntime, dedupe, defineTopology, mask, max, memorySink, memorySource, min, PrometheusMetrics, route, sum, toSink, tumbling, validate, window } from '@tributary/core';
-import type { DeadLetter, LateRecord, Runtime, WindowResult } from '@tributary/core';
+import { avg, branch, count, createRuntime, dedupe, defineTopology, mask, max, memorySink, memorySource, min, PrometheusMetrics, route, sum, toSink, tumbling, validate, window } from '@tributary/core';
+import type { Chunk, DeadLetter, LateRecord, Operator, Runtime, WindowResult } from '@tributary/core';
+import type { Observable } from 'rxjs';
+import { goldSink, silverSink } from '@tributary/lakehouse';
+import type { Catalog, IcebergSchema } from '@tributary/lakehouse';
 import { z } from 'zod';
 
 const OrderRow = z.object({
@@ -33,6 +36,24 @@ export interface MerchantMinute {
   largest: number | null;
 }
 
+/** The silver table: the orders table as the source database holds it, e-mail addresses hashed. */
+export const SILVER_ORDERS_SCHEMA: IcebergSchema = {
+  type: 'struct',
+  'schema-id': 0,
+  'identifier-field-ids': [1],
+  fields: [
+    { id: 1, name: 'order_id', required: true, type: 'string' },
+    { id: 2, name: 'merchant_id', required: true, type: 'string' },
+    { id: 3, name: 'customer_email_hash', required: false, type: 'string' },
+    { id: 4, name: 'amount', required: true, type: 'decimal(12, 2)' },
+    { id: 5, name: 'status', required: true, type: 'string' },
+    { id: 6, name: 'created_at', required: true, type: 'timestamptz' },
+  ],
+};
+
+/** Table names the job writes when given a catalog. */
+export const TABLES = { silver: 'silver.orders', gold: 'gold.merchant_minutes' } as const;
+
 export interface OrdersJob {
   runtime: Runtime;
   metrics: PrometheusMetrics;
@@ -47,7 +68,7 @@ export interface OrdersJob {
  * (count / sum / avg / min / max of the amount), deletes into their own sink. Invalid events reach the dead letters
  * (masked, because they pass the mask step too), events later than the allowed lateness reach the late output.
  */
-export function ordersJob(events: readonly unknown[], salt: string): OrdersJob {
+export function ordersJob(events: readonly unknown[], salt: string, lakehouse?: { catalog: Catalog }): OrdersJob {
   const metrics = new PrometheusMetrics();
   const windows = memorySink<WindowResult<MerchantMinute>>({ name: 'merchant-minutes' });
   const deletes = memorySink<OrderChange>({ name: 'deleted-orders' });
@@ -58,9 +79,74 @@ export function ordersJob(events: readonly unknown[], salt: string): OrdersJob {
     return typeof time === 'number' ? time : 0;
   };
 
+  // With a catalog, every validated, masked, deduplicated change is also applied to the silver table by order id.
+  const toSilver: Operator<OrderChange, OrderChange> =
+    lakehouse === undefined
+      ? (changes) => changes
+      : branch(
+          [
+            {
+              when: () => true,
+              then: (all) =>
+                all.pipe(
+                  toSink(
+                    silverSink<OrderChange, z.output<typeof OrderRow>>({
+                      name: 'silver-orders',
+                      catalog: lakehouse.catalog,
+                      table: TABLES.silver,
+                      create: { schema: SILVER_ORDERS_SCHEMA },
+                      project: (row) => ({
+                        order_id: row.order_id,
+                        merchant_id: row.merchant_id,
+                        customer_email_hash: row.customer_email,
+                        amount: row.amount,
+                        status: row.status,
+                        created_at: new Date(row.created_at),
+                      }),
+                    }),
+                  ),
+                ),
+            },
+            { when: () => true, then: (all: Observable<Chunk<OrderChange>>) => all },
+          ],
+          { name: 'to-silver', mode: 'all' },
+        );
+
+  // Window results go to the in-memory sink, and with a catalog also to the gold table (upserted by merchant and window).
+  const toWindowSinks: Operator<WindowResult<MerchantMinute>, never> =
+    lakehouse === undefined
+      ? toSink(windows)
+      : branch(
+          [
+            { when: () => true, then: (results: Observable<Chunk<WindowResult<MerchantMinute>>>) => results.pipe(toSink(windows)) },
+            {
+              when: () => true,
+              then: (results: Observable<Chunk<WindowResult<MerchantMinute>>>) =>
+                results.pipe(
+                  toSink(
+                    goldSink<MerchantMinute>({
+                      name: 'gold-merchant-minutes',
+                      catalog: lakehouse.catalog,
+                      table: TABLES.gold,
+                      keyColumn: 'merchant_id',
+                      aggregates: { orders: 'long', revenue: 'double', average: 'double', smallest: 'double', largest: 'double' },
+                    }),
+                  ),
+                ),
+            },
+          ],
+          { name: 'to-gold', mode: 'all' },
+        );
+
+  // Partition by merchant, deletes included (their merchant is in `before`), so every change of an order stays in order.
+  const merchantOf = (event: unknown): string => {
+    const change = event as { after?: { merchant_id?: string } | null; before?: { merchant_id?: string } | null };
+    return String(change.after?.merchant_id ?? change.before?.merchant_id ?? '');
+  };
+
   const job = defineTopology({
     name: 'orders-cdc',
-    source: memorySource(events, { eventTime: eventTimeOf, partitions: 3, key: (event) => String((event as { after?: { merchant_id?: string } }).after?.merchant_id ?? '') }),
+    source: memorySource(events, { eventTime: eventTimeOf, partitions: 3, key: merchantOf }),
     pipeline: (changes) =>
       changes.pipe(
         validate(OrderChange, { name: 'validate-orders' }),
@@ -72,6 +158,7 @@ export function ordersJob(events: readonly unknown[], salt: string): OrdersJob {
           },
         }),
         dedupe({ name: 'dedupe-orders', key: (event) => String(event.source.lsn), within: { ttlMs: 10 * 60_000 } }),
+        toSilver,
         route((event) => (event.op === 'd' ? 'deleted' : 'changed'), {
           changed: (orders) =>
             orders.pipe(
@@ -88,7 +175,7 @@ export function ordersJob(events: readonly unknown[], salt: string): OrdersJob {
                   largest: max((event: OrderChange) => event.after!.amount),
                 },
               }),
-              toSink(windows),
+              toWindowSinks,
             ),
           deleted: (orders) => orders.pipe(toSink(deletes)),
         }),

@@ -93,3 +93,11 @@ export type { Expression, ComparisonOperator } from './table/expression.js';
 // Topologies
 export { icebergSink, positionsSummaryKey } from './sink/iceberg-sink.js';
 export type { IcebergSinkOptions, RowChange } from './sink/iceberg-sink.js';
+
+// Medallion layers
+export { BRONZE_SCHEMA, bronzeRow, bronzeSink } from './medallion/bronze.js';
+export type { BronzeSinkOptions } from './medallion/bronze.js';
+export { cdcRowChange, silverSink } from './medallion/silver.js';
+export type { CdcChange, SilverSinkOptions } from './medallion/silver.js';
+export { goldSchema, goldRowChanges, goldSink } from './medallion/gold.js';
+export type { GoldSinkOptions } from './medallion/gold.js';
