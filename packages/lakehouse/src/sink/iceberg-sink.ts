@@ -261,12 +261,22 @@ class IcebergSink<V> implements Sink<V> {
     const table = this.#requireOpen();
     await table.refresh();
     const key = positionsSummaryKey(this.#writerId);
-    const found: Snapshot | undefined = ancestors(table.metadata, table.currentSnapshot()?.['snapshot-id']).find(
-      (snapshot) => snapshot.summary[key] !== undefined,
-    );
-    if (found === undefined) return undefined;
-    const positions = JSON.parse(found.summary[key]!) as Positions;
-    const checkpointId = Number(found.summary[`${SUMMARY_PREFIX}${this.#writerId}.checkpoint-id`] ?? '0');
+    // Each commit records the partitions its runtime held. With several members of one consumer group writing this
+    // table, the newest snapshot names only its writer's partitions: a partition's position is the one in the newest
+    // snapshot that names it (else a member that died between its table commit and its Kafka commit would have its
+    // partition resumed from the older Kafka offset by the next owner, appending committed rows again).
+    const positions: Record<string, number> = {};
+    let newest: Snapshot | undefined;
+    for (const snapshot of ancestors(table.metadata, table.currentSnapshot()?.['snapshot-id'])) {
+      const recorded = snapshot.summary[key];
+      if (recorded === undefined) continue;
+      newest ??= snapshot;
+      for (const [partition, offset] of Object.entries(JSON.parse(recorded) as Positions)) {
+        if (!Object.hasOwn(positions, partition)) positions[partition] = offset;
+      }
+    }
+    if (newest === undefined) return undefined;
+    const checkpointId = Number(newest.summary[`${SUMMARY_PREFIX}${this.#writerId}.checkpoint-id`] ?? '0');
     return { checkpointId, positions };
   }
 
