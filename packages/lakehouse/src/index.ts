@@ -60,6 +60,8 @@ export { tableIdentifier, formatIdentifier, CommitConflictError, CommitStateUnkn
 export type { Catalog, TableIdentifier, LoadedTable, CreateTableRequest } from './catalog/catalog.js';
 export { storageCatalog } from './catalog/storage-catalog.js';
 export type { StorageCatalogOptions } from './catalog/storage-catalog.js';
+export { restCatalog } from './catalog/rest-catalog.js';
+export type { RestCatalogOptions } from './catalog/rest-catalog.js';
 export { objectStoreFileIO } from './catalog/file-io.js';
 export type { FileIO } from './catalog/file-io.js';
 

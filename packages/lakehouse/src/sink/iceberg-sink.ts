@@ -117,7 +117,7 @@ export function positionsSummaryKey(writerId: string): string {
  */
 export function icebergSink<V>(options: IcebergSinkOptions<V>): Sink<V> {
   const parsed = parseOptions(optionsSchema, 'icebergSink', options);
-  return new IcebergSink<V>(parsed as ParsedOptions<V>);
+  return new IcebergSink<V>(parsed);
 }
 
 type ParsedOptions<V> = Omit<z.output<typeof optionsSchema>, 'toChange'> & {
@@ -237,7 +237,7 @@ class IcebergSink<V> implements Sink<V> {
   }
 
   async commit(checkpoint: Checkpoint): Promise<void> {
-    const table = this.#requireOpen();
+    this.#requireOpen();
     if (this.#rows === 0) return;
     const summary: Record<string, string> = {};
     if (this.options.exactlyOnce) {

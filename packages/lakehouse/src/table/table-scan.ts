@@ -221,7 +221,9 @@ function keyPart(value: unknown): string {
   if (value === null || value === undefined) return '\u0000';
   if (value instanceof Date) return String(value.getTime());
   if (value instanceof Uint8Array) return Buffer.from(value).toString('hex');
-  return String(value);
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
 /**

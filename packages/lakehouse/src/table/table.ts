@@ -1,3 +1,4 @@
+import type { Table as ArrowTable } from 'apache-arrow';
 import { arrowToRows, rowsToArrow } from '../arrow/rows-to-arrow.js';
 import { formatIdentifier, tableIdentifier } from '../catalog/catalog.js';
 import type { Catalog, CreateTableRequest, LoadedTable, TableIdentifier } from '../catalog/catalog.js';
@@ -207,7 +208,7 @@ export class Table {
    * const arrowTable = await table.readArrow({ columns: ['order_id', 'amount'] });
    * ```
    */
-  async readArrow(options: ScanOptions = {}): Promise<import('apache-arrow').Table> {
+  async readArrow(options: ScanOptions = {}): Promise<ArrowTable> {
     const { plan, rows } = await scanRows(this.loaded, options);
     const schema =
       options.columns === undefined ? plan.schema : { ...plan.schema, fields: plan.schema.fields.filter((f) => options.columns!.includes(f.name)) };
@@ -327,7 +328,7 @@ export class Table {
    * await table.updateMetadata([{ action: 'set-properties', updates: { owner: 'data-eng' } }]);
    * ```
    */
-  async updateMetadata(updates: (metadata: TableMetadata) => readonly TableUpdate[] | readonly TableUpdate[]): Promise<this> {
+  async updateMetadata(updates: ((metadata: TableMetadata) => readonly TableUpdate[]) | readonly TableUpdate[]): Promise<this> {
     for (let attempt = 0; ; attempt++) {
       const base = this.loaded.metadata;
       const list = typeof updates === 'function' ? updates(base) : updates;
