@@ -20,6 +20,10 @@ export type {
   Row,
   ColumnMetrics,
 } from './schema/types.js';
+export { addColumn, renameColumn, widenColumn, makeOptional, deleteColumn, setIdentifierFields } from './schema/evolution.js';
+export type { SchemaVersion, AddColumnOptions, DeleteColumnOptions } from './schema/evolution.js';
+export { icebergSchemaFromZod } from './schema/from-zod.js';
+export type { IcebergSchemaFromZodOptions } from './schema/from-zod.js';
 export { SchemaViolationError } from './arrow/schema-violation-error.js';
 export type { SchemaViolationContext } from './arrow/schema-violation-error.js';
 

@@ -7,6 +7,7 @@ import type { DataFile } from '../metadata/manifest.js';
 import { ancestors, currentSchema, currentSnapshot, specById } from '../metadata/table-metadata.js';
 import type { Snapshot, SnapshotOperation, TableMetadata } from '../metadata/table-metadata.js';
 import type { TableUpdate } from '../metadata/table-update.js';
+import type { SchemaVersion } from '../schema/evolution.js';
 import type { IcebergSchema, Row } from '../schema/types.js';
 import { partitionPath } from '../spec/partition-spec.js';
 import type { PartitionSpec } from '../spec/partition-spec.js';
@@ -348,6 +349,28 @@ export class Table {
         await this.refresh();
       }
     }
+  }
+
+  /**
+   * Evolves the schema: `change` gets the current schema (with the table's last column id) and returns the new one,
+   * built with `addColumn`, `renameColumn`, `widenColumn`, `makeOptional`, `deleteColumn` or `setIdentifierFields`.
+   * Columns are matched by field id, so renamed and widened columns keep their data and older files read the added
+   * columns as null. Retried on a concurrent change (the function is re-applied to the newer schema).
+   *
+   * @example
+   * ```ts
+   * await table.evolveSchema((s) => renameColumn(addColumn(s, 'channel', 'string'), 'amount', 'total'));
+   * ```
+   */
+  async evolveSchema(change: (current: SchemaVersion) => SchemaVersion): Promise<this> {
+    return this.updateMetadata((metadata) => {
+      const next = change({ schema: currentSchema(metadata), lastColumnId: metadata['last-column-id'] });
+      const schemaId = Math.max(...metadata.schemas.map((s) => s['schema-id'])) + 1;
+      return [
+        { action: 'add-schema', schema: { ...next.schema, 'schema-id': schemaId }, 'last-column-id': next.lastColumnId },
+        { action: 'set-current-schema', 'schema-id': -1 },
+      ];
+    });
   }
 
   /** @internal Commits a batch of pending operations. */

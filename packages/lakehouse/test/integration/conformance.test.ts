@@ -13,6 +13,7 @@ import type { Catalog } from '../../src/catalog/catalog.js';
 import type { IcebergSchema, Row } from '../../src/schema/types.js';
 import { buildPartitionSpec } from '../../src/spec/partition-spec.js';
 import { Table } from '../../src/table/table.js';
+import { addColumn, renameColumn, widenColumn } from '../../src/schema/evolution.js';
 import { canonicalRows, pyicebergRead, sortRows } from '../support/pyiceberg.js';
 
 const schema: IcebergSchema = {
@@ -134,5 +135,26 @@ describe('pyiceberg reads what Tributary writes', () => {
     await expectPyiceberg(table, [...byId.values()]);
     const ours = await table.read();
     expect(canonicalRows(schema, ours, 'order_id')).toEqual(canonicalRows(schema, [...byId.values()], 'order_id'));
+  });
+
+  it('after schema evolution: added, renamed and widened columns, old and new files together', async () => {
+    const table = await Table.create(catalog, 'conformance.evolution', {
+      schema,
+      partitionSpec: buildPartitionSpec(schema, [{ column: 'order_id', transform: 'bucket[4]' }]),
+    });
+    const before = makeRows(300);
+    const first = await table.append(before);
+    await table.evolveSchema((current) => widenColumn(renameColumn(addColumn(current, 'channel', 'string'), 'customer', 'buyer'), 'quantity', 'long'));
+    expect(table.schema.fields.map((f) => f.name)).toEqual([...schema.fields.map((f) => (f.name === 'customer' ? 'buyer' : f.name)), 'channel']);
+    const after = makeRows(200, 300).map(({ customer, ...rest }): Row => ({ ...rest, buyer: customer, channel: 'web' }));
+    await table.append(after);
+    await table.upsert([{ ...after[0]!, channel: 'app' }]);
+    const oldRows = before.map(({ customer, ...rest }): Row => ({ ...rest, buyer: customer, channel: null }));
+    const expected = [...oldRows, { ...after[0]!, channel: 'app' }, ...after.slice(1)];
+    await expectPyiceberg(table, expected);
+    // Time travel reads the old snapshot with the schema it was written with.
+    await expectPyiceberg(table, before, first['snapshot-id']);
+    const ours = await table.read();
+    expect(canonicalRows(table.schema, ours, 'order_id')).toEqual(canonicalRows(table.schema, expected, 'order_id'));
   });
 });
