@@ -134,25 +134,84 @@ function walk(fieldId: number, type: IcebergType, data: Data, positions: Int32Ar
 function accumulate(accumulator: Accumulator, data: Data, positions: Int32Array | undefined, placeholders: number): void {
   const count = positions === undefined ? data.length : positions.length;
   accumulator.valueCount += count + placeholders;
-  let nulls = placeholders;
+  const kind = accumulator.primitive.kind;
+  const { nulls, nans, lowest, highest } =
+    kind === 'int' || kind === 'date' || kind === 'float' || kind === 'double'
+      ? numberExtremes(data, positions, count, accumulator.bounds)
+      : slotExtremes(data, positions, count, accumulator.bounds, slotComparator(kind, data));
+  accumulator.nullCount += nulls + placeholders;
+  accumulator.nanCount += nans;
+  if (lowest < 0) return;
+  const low = materialise(kind, data, lowest, accumulator.primitive);
+  const high = materialise(kind, data, highest, accumulator.primitive);
+  if (accumulator.lower === undefined || compareComparable(low, accumulator.lower) < 0) accumulator.lower = low;
+  if (accumulator.upper === undefined || compareComparable(high, accumulator.upper) > 0) accumulator.upper = high;
+}
+
+interface Extremes {
+  readonly nulls: number;
+  readonly nans: number;
+  /** Position of the smallest value, -1 when there is none (or bounds are not wanted). */
+  readonly lowest: number;
+  readonly highest: number;
+}
+
+/** Int32 / float columns: compared as numbers in one tight loop (the common case, so no comparator calls). */
+function numberExtremes(data: Data, positions: Int32Array | undefined, count: number, bounds: boolean): Extremes {
+  const values = data.values as Int32Array | Float32Array | Float64Array;
+  const bitmap = validityOf(data);
+  const offset = data.offset;
+  let nulls = 0;
   let nans = 0;
   let lowest = -1;
   let highest = -1;
-  const kind = accumulator.primitive.kind;
-  const compare = slotComparator(kind, data);
-  const floating = kind === 'float' || kind === 'double';
-  const values = data.values as ArrayLike<number>;
+  let low = Number.POSITIVE_INFINITY;
+  let high = Number.NEGATIVE_INFINITY;
   for (let slot = 0; slot < count; slot++) {
     const position = positions === undefined ? slot : positions[slot]!;
-    if (!isValid(data, position)) {
+    if (bitmap !== undefined && ((bitmap[(offset + position) >> 3]! >> ((offset + position) & 7)) & 1) === 0) {
       nulls++;
       continue;
     }
-    if (floating && Number.isNaN(values[position])) {
+    const value = values[position]!;
+    if (value !== value) {
       nans++;
       continue;
     }
-    if (!accumulator.bounds) continue;
+    if (!bounds) continue;
+    // The first value seeds both ends (so infinities count); -0 orders below +0.
+    if (lowest < 0 || value < low || (value === 0 && low === 0 && Object.is(value, -0))) {
+      low = value;
+      lowest = position;
+    }
+    if (highest < 0 || value > high || (value === 0 && high === 0 && Object.is(high, -0) && !Object.is(value, -0))) {
+      high = value;
+      highest = position;
+    }
+  }
+  return { nulls, nans, lowest, highest };
+}
+
+/** The validity bitmap when some slots are null (all-null columns get an all-zero one), else undefined. */
+function validityOf(data: Data): Uint8Array | undefined {
+  if (data.nullCount === 0) return undefined;
+  const bitmap = data.nullBitmap;
+  return bitmap === undefined || bitmap.length === 0 ? new Uint8Array((data.offset + data.length + 7) >> 3) : bitmap;
+}
+
+function slotExtremes(data: Data, positions: Int32Array | undefined, count: number, bounds: boolean, compare: (a: number, b: number) => number): Extremes {
+  const bitmap = validityOf(data);
+  const offset = data.offset;
+  let nulls = 0;
+  let lowest = -1;
+  let highest = -1;
+  for (let slot = 0; slot < count; slot++) {
+    const position = positions === undefined ? slot : positions[slot]!;
+    if (bitmap !== undefined && ((bitmap[(offset + position) >> 3]! >> ((offset + position) & 7)) & 1) === 0) {
+      nulls++;
+      continue;
+    }
+    if (!bounds) continue;
     if (lowest < 0) {
       lowest = position;
       highest = position;
@@ -161,13 +220,7 @@ function accumulate(accumulator: Accumulator, data: Data, positions: Int32Array 
       if (compare(position, highest) > 0) highest = position;
     }
   }
-  accumulator.nullCount += nulls;
-  accumulator.nanCount += nans;
-  if (lowest < 0) return;
-  const low = materialise(kind, data, lowest, accumulator.primitive);
-  const high = materialise(kind, data, highest, accumulator.primitive);
-  if (accumulator.lower === undefined || compareComparable(low, accumulator.lower) < 0) accumulator.lower = low;
-  if (accumulator.upper === undefined || compareComparable(high, accumulator.upper) > 0) accumulator.upper = high;
+  return { nulls, nans: 0, lowest, highest };
 }
 
 /** Compares two slots of one Data in its physical form, without allocating. */

@@ -111,6 +111,18 @@ describe('readParquet', () => {
     ]);
   });
 
+  it('returns a table that can be written again under the new schema (compaction after evolution)', async () => {
+    const file = await writeParquet(v0, v0Rows);
+    const rewritten = await writeParquet(v1, await readParquet(file.bytes, v1));
+    expect(arrowToRows(await readParquet(rewritten.bytes, v1), v1)).toEqual(arrowToRows(await readParquet(file.bytes, v1), v1));
+    const metrics = new Map(rewritten.columns.map((metric) => [metric.fieldId, metric]));
+    expect(metrics.get(14)).toMatchObject({ valueCount: 2, nullCount: 2 });
+    expect(metrics.get(14)!.lower).toBeUndefined();
+    expect(metrics.get(13)).toMatchObject({ valueCount: 2, nullCount: 2 });
+    expect(metrics.get(1)).toMatchObject({ lower: 1n, upper: 2n });
+    expect(metrics.get(3)).toMatchObject({ lower: '-12.34', upper: '-12.34', nullCount: 1 });
+  });
+
   it('projects top-level columns by field id, in schema order', async () => {
     const file = await writeParquet(v0, v0Rows);
     const table = await readParquet(file.bytes, v1, { columns: [5, 1] });
