@@ -22,7 +22,9 @@ import type { IcebergSchema, IcebergType, NestedField, PrimitiveType } from './t
  * ```
  */
 export interface SchemaVersion {
+  /** The schema; each change returns one with `schema-id` one higher (a commit may renumber it). */
   readonly schema: IcebergSchema;
+  /** Highest field id the table ever assigned; new columns get ids after it. */
   readonly lastColumnId: number;
 }
 

@@ -10,10 +10,22 @@ import type { IcebergSchema, IcebergType, NestedField, PrimitiveType, StructType
 /**
  * Highest field id a table may use; ids above it are reserved for metadata columns such as `_file` and `_pos`
  * (spec, "Reserved Field IDs").
+ *
+ * @example
+ * ```ts
+ * if (nextId > MAX_FIELD_ID) throw new Error('no field ids left');
+ * ```
  */
 export const MAX_FIELD_ID = 2_147_483_447;
 
-/** Largest decimal precision Iceberg allows. */
+/**
+ * Largest decimal precision Iceberg allows.
+ *
+ * @example
+ * ```ts
+ * const widest = `decimal(${MAX_DECIMAL_PRECISION}, 2)`; // 'decimal(38, 2)'
+ * ```
+ */
 export const MAX_DECIMAL_PRECISION = 38;
 
 const SIMPLE_PRIMITIVES: ReadonlySet<string> = new Set([
@@ -127,10 +139,13 @@ export function decimalRequiredBytes(precision: number): number {
  * ```
  */
 export interface IndexedField {
+  /** Field id (or element, key or value id). */
   readonly id: number;
   /** Full dotted name: `address.city`; list elements end in `.element`, map parts in `.key` / `.value`. */
   readonly name: string;
+  /** Type of the field's values. */
   readonly type: IcebergType;
+  /** Whether the field itself may not hold null (map keys are always required). */
   readonly required: boolean;
   /** The struct field itself; absent for list elements and map keys/values. */
   readonly field?: NestedField | undefined;

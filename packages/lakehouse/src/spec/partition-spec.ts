@@ -23,10 +23,13 @@ import { toLiteral } from './values.js';
  * ```
  */
 export interface PartitionField {
+  /** Field id of the source column in the table schema. */
   readonly 'source-id': number;
   /** Unique across all specs of a table; partition field ids start at 1000. */
   readonly 'field-id': number;
+  /** Name of the partition field: the key in partition paths and in the manifests' partition struct. */
   readonly name: string;
+  /** Transform from source value to partition value, e.g. `day` or `bucket[16]`. */
   readonly transform: string;
 }
 
@@ -39,7 +42,9 @@ export interface PartitionField {
  * ```
  */
 export interface PartitionSpec {
+  /** Id of the spec within the table; data files record the spec they were written with. */
   readonly 'spec-id': number;
+  /** Partition fields in tuple order; empty for an unpartitioned table. */
   readonly fields: readonly PartitionField[];
 }
 
@@ -81,7 +86,10 @@ const requestSchema = z.strictObject({
  * const byDay: PartitionFieldRequest = { column: 'created_at', transform: 'day' };
  * ```
  */
-export type PartitionFieldRequest = Omit<z.input<typeof requestSchema>, 'transform'> & { readonly transform?: TransformName | (string & {}) };
+export type PartitionFieldRequest = Omit<z.input<typeof requestSchema>, 'transform'> & {
+  /** Transform, as in specs: `identity`, `year`, `month`, `day`, `hour`, `bucket[N]`, `truncate[W]`, `void`. Default `identity`. */
+  readonly transform?: TransformName | (string & {});
+};
 
 const optionsSchema = z.strictObject({
   /** Id of the new spec. Default `0` (the first spec of a table). */

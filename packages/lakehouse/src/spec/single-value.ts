@@ -159,7 +159,15 @@ export function deserializeValue(type: PrimitiveType, bytes: Uint8Array): unknow
   return fromLiteral(type, deserializeLiteral(type, bytes));
 }
 
-/** Code points (strings) or bytes (binary) Iceberg writers keep by default when they truncate bounds. */
+/**
+ * Code points (strings) or bytes (binary) Iceberg writers keep by default when they truncate bounds (the
+ * `write.metadata.metrics.default` mode `truncate(16)`).
+ *
+ * @example
+ * ```ts
+ * const lower = truncateLowerBound('string', longest, DEFAULT_BOUND_LENGTH);
+ * ```
+ */
 export const DEFAULT_BOUND_LENGTH = 16;
 
 /** The first `count` code points of a string and whether anything was cut, without splitting the whole string. */

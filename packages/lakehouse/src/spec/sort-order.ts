@@ -19,9 +19,13 @@ import { formatTransform, parseTransform, requireResultType } from './transforms
  * ```
  */
 export interface SortField {
+  /** Transform applied to the source value before comparing, usually `identity`. */
   readonly transform: string;
+  /** Field id of the source column. */
   readonly 'source-id': number;
+  /** Ascending or descending. */
   readonly direction: 'asc' | 'desc';
+  /** Whether nulls come before or after every value. */
   readonly 'null-order': 'nulls-first' | 'nulls-last';
 }
 
@@ -34,7 +38,9 @@ export interface SortField {
  * ```
  */
 export interface SortOrder {
+  /** Id of the order within the table; 0 is the unsorted order. */
   readonly 'order-id': number;
+  /** Sort keys, most significant first. */
   readonly fields: readonly SortField[];
 }
 

@@ -40,9 +40,22 @@ export type TransformName = 'identity' | 'year' | 'month' | 'day' | 'hour' | 'vo
  * ```
  */
 export type Transform =
-  | { readonly kind: 'identity' | 'year' | 'month' | 'day' | 'hour' | 'void' }
-  | { readonly kind: 'bucket'; readonly buckets: number }
-  | { readonly kind: 'truncate'; readonly width: number };
+  | {
+      /** A transform without parameter. */
+      readonly kind: 'identity' | 'year' | 'month' | 'day' | 'hour' | 'void';
+    }
+  | {
+      /** `bucket[N]`: hash modulo N. */
+      readonly kind: 'bucket';
+      /** N, at least 1. */
+      readonly buckets: number;
+    }
+  | {
+      /** `truncate[W]`: integers rounded down to a multiple of W, strings and binary cut to W code points or bytes. */
+      readonly kind: 'truncate';
+      /** W, at least 1. */
+      readonly width: number;
+    };
 
 const SIMPLE = new Set(['identity', 'year', 'month', 'day', 'hour', 'void']);
 const PARAMETERIZED = /^(bucket|truncate)\[\s*(\d+)\s*\]$/;
@@ -423,12 +436,22 @@ export function partitionPathValue(transform: string | Transform, resultType: Pr
  * ```
  */
 export type LiteralPredicate =
-  | { readonly op: 'is-null' | 'not-null' }
   | {
+      /** A test of nullness. */
+      readonly op: 'is-null' | 'not-null';
+    }
+  | {
+      /** A comparison with one literal (`starts-with` on strings only). */
       readonly op: '<' | '<=' | '>' | '>=' | '=' | '!=' | 'starts-with' | 'not-starts-with';
+      /** The value compared with, canonical for the type. */
       readonly literal: Literal;
     }
-  | { readonly op: 'in' | 'not-in'; readonly literals: readonly Literal[] };
+  | {
+      /** Membership in a set of literals. */
+      readonly op: 'in' | 'not-in';
+      /** The set, canonical for the type. */
+      readonly literals: readonly Literal[];
+    };
 
 function startsWith(value: Literal, prefix: Literal): boolean {
   return typeof value === 'string' && typeof prefix === 'string' && value.startsWith(prefix);

@@ -32,7 +32,14 @@ import { LakehouseError } from '../errors.js';
 import { decimalOf, fixedLengthOf } from '../schema/schema-utils.js';
 import type { PrimitiveType } from '../schema/types.js';
 
-/** The canonical JavaScript form of a primitive value (see the module doc for the form per type). */
+/**
+ * The canonical JavaScript form of a primitive value (see the module doc for the form per type).
+ *
+ * @example
+ * ```ts
+ * const day: Literal = toLiteral('date', '2024-03-05'); // 19787
+ * ```
+ */
 export type Literal = boolean | number | bigint | string | Uint8Array;
 
 const INT_MIN = -(2 ** 31);

@@ -18,7 +18,15 @@ import { evaluateLiteralPredicate, parseTransform, projectInclusive, transformRe
 import type { Literal } from '../spec/values.js';
 import { compareLiterals, compareStrings, toLiteral } from '../spec/values.js';
 
-/** Operators comparing a column with one value. */
+/**
+ * Operators comparing a column with one value.
+ *
+ * @example
+ * ```ts
+ * const op: ComparisonOperator = '>=';
+ * const filter: Expression = { op, column: 'amount', value: '100.00' };
+ * ```
+ */
 export type ComparisonOperator = '=' | '!=' | '<' | '<=' | '>' | '>=';
 
 /**
@@ -36,12 +44,46 @@ export type ComparisonOperator = '=' | '!=' | '<' | '<=' | '>' | '>=';
  * ```
  */
 export type Expression =
-  | { readonly op: 'true' | 'false' }
-  | { readonly op: 'and' | 'or'; readonly left: Expression; readonly right: Expression }
-  | { readonly op: 'not'; readonly child: Expression }
-  | { readonly op: ComparisonOperator | 'starts-with' | 'not-starts-with'; readonly column: string; readonly value: unknown }
-  | { readonly op: 'in' | 'not-in'; readonly column: string; readonly value: readonly unknown[] }
-  | { readonly op: 'is-null' | 'not-null'; readonly column: string };
+  | {
+      /** A constant: keep every row or none. */
+      readonly op: 'true' | 'false';
+    }
+  | {
+      /** Both or either of two expressions. */
+      readonly op: 'and' | 'or';
+      /** First operand. */
+      readonly left: Expression;
+      /** Second operand. */
+      readonly right: Expression;
+    }
+  | {
+      /** Negation. */
+      readonly op: 'not';
+      /** The negated expression. */
+      readonly child: Expression;
+    }
+  | {
+      /** Comparison of a column with one value (`starts-with` for string columns). */
+      readonly op: ComparisonOperator | 'starts-with' | 'not-starts-with';
+      /** Column name, dotted for nested struct fields. */
+      readonly column: string;
+      /** The value, in any form the column's type accepts. */
+      readonly value: unknown;
+    }
+  | {
+      /** Membership of a column's value in a list. */
+      readonly op: 'in' | 'not-in';
+      /** Column name, dotted for nested struct fields. */
+      readonly column: string;
+      /** The values, in any form the column's type accepts. */
+      readonly value: readonly unknown[];
+    }
+  | {
+      /** Nullness of a column. */
+      readonly op: 'is-null' | 'not-null';
+      /** Column name, dotted for nested struct fields. */
+      readonly column: string;
+    };
 
 /**
  * A predicate bound to a schema field: the field id (what manifests key statistics by), its type and path, and the
@@ -53,13 +95,17 @@ export type Expression =
  * ```
  */
 export interface BoundPredicate {
+  /** Marks a predicate among the and/or/constant nodes. */
   readonly op: 'predicate';
+  /** Field id of the column. */
   readonly fieldId: number;
   /** Full dotted column name, for messages. */
   readonly column: string;
+  /** Type of the column. */
   readonly type: PrimitiveType;
   /** Names from the row root to the value. */
   readonly path: readonly string[];
+  /** The test on the column's value, with literals in canonical form. */
   readonly predicate: LiteralPredicate;
 }
 
@@ -72,8 +118,18 @@ export interface BoundPredicate {
  * ```
  */
 export type BoundExpression =
-  | { readonly op: 'true' | 'false' }
-  | { readonly op: 'and' | 'or'; readonly left: BoundExpression; readonly right: BoundExpression }
+  | {
+      /** A constant: every row matches, or none. */
+      readonly op: 'true' | 'false';
+    }
+  | {
+      /** Both or either of two bound expressions. */
+      readonly op: 'and' | 'or';
+      /** First operand. */
+      readonly left: BoundExpression;
+      /** Second operand. */
+      readonly right: BoundExpression;
+    }
   | BoundPredicate;
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -456,7 +512,14 @@ export function evaluateRow(bound: BoundExpression, row: Row): boolean {
 // ---------------------------------------------------------------------------------------------------------------------
 // Files
 
-/** Statistics keyed by field id, as a `Map` or a plain object. */
+/**
+ * Statistics keyed by field id, as a `Map` or a plain object.
+ *
+ * @example
+ * ```ts
+ * const nullCounts: MetricsByFieldId<number> = new Map([[1, 0], [2, 5]]);
+ * ```
+ */
 export type MetricsByFieldId<T> = ReadonlyMap<number, T> | Readonly<Record<number, T>>;
 
 /**
@@ -469,13 +532,17 @@ export type MetricsByFieldId<T> = ReadonlyMap<number, T> | Readonly<Record<numbe
  * ```
  */
 export interface FileMetrics {
+  /** Rows in the file; 0 means nothing can match. */
   readonly recordCount?: number | undefined;
   /** Values per column, nulls and NaNs included. */
   readonly valueCounts?: MetricsByFieldId<number> | undefined;
+  /** Null values per column. */
   readonly nullValueCounts?: MetricsByFieldId<number> | undefined;
+  /** NaN values per float or double column. */
   readonly nanValueCounts?: MetricsByFieldId<number> | undefined;
   /** Lower bounds: single-value serialized bytes or values; string and binary bounds may be truncated prefixes. */
   readonly lowerBounds?: MetricsByFieldId<unknown> | undefined;
+  /** Upper bounds, in the same forms; truncated string and binary bounds are rounded up. */
   readonly upperBounds?: MetricsByFieldId<unknown> | undefined;
 }
 
