@@ -34,6 +34,7 @@ export { buildSortOrder, UNSORTED_ORDER } from './spec/sort-order.js';
 export type { SortOrder, SortField, SortFieldRequest, BuildSortOrderOptions } from './spec/sort-order.js';
 export { parseTransform, formatTransform, applyTransform } from './spec/transforms.js';
 export type { Transform, TransformName } from './spec/transforms.js';
+export type { Literal } from './spec/values.js';
 
 // Arrow and Parquet
 export { toArrowSchema, FIELD_ID_KEY } from './arrow/arrow-schema.js';
