@@ -19,7 +19,8 @@
  * checks only that each table holds the rows it should. Temporary tables are deleted at the end.
  *
  *   node packages/lakehouse/bench/lakehouse.ts [--rows 1000000] [--only encoders,sink,direct,upsert,commits]
- *     [--sink-max-rows 250000] [--commits 50] [--commit-rows 100] [--insert-pct 0] [--s3-endpoint http://127.0.0.1:19000]
+ *     [--sink-max-rows 250000] [--commits 50] [--commit-rows 100] [--insert-pct 0] [--encoder-rounds 2]
+ *     [--s3-endpoint http://127.0.0.1:19000]
  *
  * `--only append` means `sink,direct`; `upsert` also runs `direct` (it loads the table the upserts change). Wall-clock
  * figures suffer when other processes share the CPU (the load average is printed and recorded), so the CPU time of
@@ -51,6 +52,7 @@ const { values: args } = parseArgs({
     commits: { type: 'string', default: '50' },
     'commit-rows': { type: 'string', default: '100' },
     'insert-pct': { type: 'string', default: '0' },
+    'encoder-rounds': { type: 'string', default: '2' },
     's3-endpoint': { type: 'string', default: `http://127.0.0.1:${process.env.TRIBUTARY_S3_PORT ?? '19000'}` },
   },
 });
@@ -60,6 +62,7 @@ const SINK_MAX_ROWS = Number(args['sink-max-rows']);
 const COMMITS = Number(args.commits);
 const COMMIT_ROWS = Number(args['commit-rows']);
 const INSERT_PCT = Number(args['insert-pct']);
+const ENCODER_ROUNDS = Number(args['encoder-rounds']);
 const S3 = {
   endpoint: args['s3-endpoint'],
   region: 'us-east-1',
@@ -70,7 +73,7 @@ const S3 = {
 const RUNTIME = { maxBatch: 5_000, maxInFlight: 50_000, checkpointIntervalMs: 3_600_000 };
 const COMMIT_WARMUP = 2;
 const GOALS = { appendRowsPerSecond: 250_000, localCommitP50Ms: 50 };
-for (const [name, value] of Object.entries({ rows: ROWS, 'sink-max-rows': SINK_MAX_ROWS, commits: COMMITS, 'commit-rows': COMMIT_ROWS })) {
+for (const [name, value] of Object.entries({ rows: ROWS, 'sink-max-rows': SINK_MAX_ROWS, commits: COMMITS, 'commit-rows': COMMIT_ROWS, 'encoder-rounds': ENCODER_ROUNDS })) {
   if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer, got ${String(value)}`);
 }
 
@@ -478,10 +481,10 @@ try {
 
   let encoders: unknown = null;
   if (PHASES.has('encoders')) {
-    console.log('\nParquet encoders');
+    console.log(`\nParquet encoders (their own dataset, see parquet-encoders.ts; best of ${ENCODER_ROUNDS} rounds, wall clock)`);
     // Imported here so the other phases run (--only) also where the encoder comparison cannot load.
     const { benchParquetEncoders } = await import('./parquet-encoders.ts');
-    encoders = await benchParquetEncoders(ROWS);
+    encoders = await benchParquetEncoders(ROWS, ENCODER_ROUNDS);
   }
   report.encoders = encoders;
 
