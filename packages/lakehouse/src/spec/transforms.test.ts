@@ -74,6 +74,48 @@ describe('bucket hashing (spec Appendix B test vectors)', () => {
   });
 });
 
+describe('agreement with pyiceberg', () => {
+  // Results computed by pyiceberg 0.12.0 (an independent implementation) for the same inputs; a one-off comparison of
+  // 12,597 generated cases found no other difference.
+  it.each<[PrimitiveType, string, unknown, unknown]>([
+    ['int', 'bucket[16]', -10, 9],
+    ['int', 'bucket[1000]', -29, 855],
+    ['int', 'truncate[7]', -10, -14],
+    ['int', 'bucket[1000]', 991910892, 590],
+    ['long', 'bucket[16]', -1n, 8],
+    ['long', 'bucket[16]', -7050068334296174666n, 0],
+    ['long', 'bucket[16]', 9223372036854775807n, 15],
+    ['long', 'truncate[1000]', -7050068334296174666n, -7050068334296175000n],
+    ['long', 'truncate[10]', 9223372036854775807n, 9223372036854775800n],
+    ['string', 'bucket[16]', '', 0],
+    ['string', 'bucket[16]', '\u224B\u{18C65}\u0627\u0653', 8],
+    ['string', 'truncate[3]', '\u224B\u{18C65}\u0627\u0653', '\u224B\u{18C65}\u0627'],
+    ['date', 'bucket[16]', -1, 8],
+    ['date', 'year', -76700, -210],
+    ['date', 'month', -76700, -2520],
+    ['date', 'month', 99999, 3285],
+    ['timestamptz', 'bucket[16]', -1n, 8],
+    ['timestamptz', 'year', -6861288997495192n, -218],
+    ['timestamptz', 'month', -6861288997495192n, -2610],
+    ['timestamptz', 'day', -6861288997495192n, -79414],
+    ['timestamptz', 'hour', -6861288997495192n, -1905914],
+    ['timestamp', 'bucket[7]', -6861288997495192n, 4],
+    ['timestamp', 'month', 9999999999999999n, 3802],
+    ['timestamp', 'hour', 9999999999999999n, 2777777],
+    ['time', 'bucket[16]', 0n, 12],
+    ['time', 'bucket[16]', 37521710862n, 4],
+    ['decimal(38, 4)', 'bucket[16]', -1n, 13],
+    ['decimal(38, 4)', 'bucket[16]', -6988089829575067507893876221522513380n, 7],
+    ['decimal(38, 4)', 'truncate[50]', -6988089829575067507893876221522513380n, -6988089829575067507893876221522513400n],
+    ['decimal(38, 4)', 'bucket[16]', 9999999999999999999999999999999999996n, 3],
+    ['uuid', 'bucket[16]', '00000001-f416-384b-a47b-a44bffffffe9', 13],
+    ['uuid', 'bucket[16]', '35be5983-3b6b-8d84-8000-000f248af275', 5],
+    ['binary', 'bucket[16]', Uint8Array.of(0xda, 0xb7, 0xc9, 0x28, 0x54, 0x7c, 0x88, 0x54), 3],
+  ])('%s %s of %o is %o', (type, transform, value, expected) => {
+    expect(applyTransform(transform, type, value)).toEqual(expected);
+  });
+});
+
 describe('parseTransform / formatTransform', () => {
   it('round-trips every transform', () => {
     for (const text of ['identity', 'year', 'month', 'day', 'hour', 'void', 'bucket[16]', 'truncate[4]']) {
