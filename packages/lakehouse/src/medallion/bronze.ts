@@ -85,6 +85,6 @@ export function bronzeSink<V>(options: BronzeSinkOptions): Sink<V> {
     ...rest,
     mode: 'append',
     create: { schema: BRONZE_SCHEMA, partitionSpec: buildPartitionSpec(BRONZE_SCHEMA, [{ column: 'ingested_at', transform: 'day' }]) },
-    toChange: (record) => ({ op: 'append', row: bronzeRow(record as StreamRecord<unknown>, Date.now(), serialize) }),
+    toChange: (record) => ({ op: 'append', row: bronzeRow(record, Date.now(), serialize) }),
   });
 }
