@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { InvalidOptionsError } from '@tributary/core';
 import { z } from 'zod';
 import { LakehouseError } from '../errors.js';
 import { parseOptions } from '../internal/parse-options.js';
@@ -350,10 +351,9 @@ export function icebergSchemaFromZod(schema: z.core.$ZodType, options: IcebergSc
   const draft = converter.struct(root.node._zod.def.shape as Record<string, unknown>, '');
   const unused = Object.keys(parsed.types).filter((path) => !converter.used.has(path));
   if (unused.length > 0) {
-    throw new LakehouseError(
-      'INVALID_OPTIONS',
-      `icebergSchemaFromZod: types names ${unused.map((path) => `"${path}"`).join(', ')}, which the zod schema has not ` +
-        `(paths are dotted; list elements end in .element, map parts in .key / .value).`,
+    throw new InvalidOptionsError(
+      'icebergSchemaFromZod',
+      unused.map((path) => `types.${path}: the zod schema has no such path (paths are dotted; list elements end in .element, map parts in .key / .value)`),
     );
   }
   let lastId = 0;
