@@ -338,6 +338,34 @@ describe('expireSnapshots', () => {
 });
 
 describe('removeOrphanFiles', () => {
+  it('keeps the files of a commit that lands while it lists the table location', async () => {
+    const name = uniqueName();
+    const table = await Table.create(catalog, name, { schema });
+    await table.append(rows(0, 5));
+    const writer = await Table.load(catalog, name);
+    let armed = false;
+    const racing = await Table.load(
+      {
+        ...catalog,
+        async loadTable(id) {
+          const loaded = await catalog.loadTable(id);
+          if (armed) {
+            armed = false;
+            // The commit lands after the metadata was loaded, and its files look old: only a second look saves them.
+            await writer.append(rows(5, 5));
+            await ageTree(fileURLToPath(loaded.metadata.location), 10 * 86_400_000);
+          }
+          return loaded;
+        },
+      },
+      name,
+    );
+    armed = true;
+    const { orphanFiles } = await removeOrphanFiles(racing);
+    expect(orphanFiles).toEqual([]);
+    expect(byId(await (await Table.load(catalog, name)).read())).toEqual(byId(rows(0, 10)));
+  });
+
   it('deletes old unreferenced files only, never metadata, fresh files or another table sharing the name prefix', async () => {
     const name = uniqueName();
     const table = await Table.create(catalog, name, { schema });

@@ -679,7 +679,9 @@ export interface RemoveOrphanFilesResult {
  * files are left by writers that crashed before committing, or by an interrupted {@link expireSnapshots} cleanup.
  *
  * Only files older than `olderThanMs` are deleted (default: 3 days ago): a file another writer wrote a moment ago
- * may belong to a commit still in flight. If a manifest or manifest list cannot be read, nothing is deleted.
+ * may belong to a commit still in flight. Commits that land while the location is listed are taken into account (the
+ * metadata is loaded again after listing), and a metadata file at or past the current version is never deleted. If a
+ * manifest or manifest list cannot be read, nothing is deleted.
  *
  * @param table the table (refreshed first)
  * @param options see {@link RemoveOrphanFilesOptions}
@@ -697,25 +699,51 @@ export async function removeOrphanFiles(table: Table, options: RemoveOrphanFiles
   const parsed = parseOptions(orphanOptionsSchema, 'removeOrphanFiles', options);
   const olderThan = parsed.olderThanMs ?? Date.now() - 3 * DAY_MS;
   await table.refresh();
-  const loaded = table.state;
-  const metadata = loaded.metadata;
-  const location = metadata.location.replace(/\/+$/, '');
+  const location = table.metadata.location.replace(/\/+$/, '');
+  const reader = new ManifestReader(table.state.io);
+  const reachable = new Set<string>([canonicalUri(`${location}/metadata/version-hint.text`)]);
+  const seenMetadata = new Set<string>();
+  const addReachable = async (loaded: LoadedTable) => {
+    seenMetadata.add(loaded.metadataLocation);
+    for (const path of (await reader.filesOf(loaded.metadata.snapshots, { liveOnly: false })).all) reachable.add(path);
+    reachable.add(canonicalUri(loaded.metadataLocation));
+    for (const entry of loaded.metadata['metadata-log']) reachable.add(canonicalUri(entry['metadata-file']));
+    for (const statistics of [...(loaded.metadata.statistics ?? []), ...(loaded.metadata['partition-statistics'] ?? [])]) {
+      const path = (statistics as { 'statistics-path'?: unknown })['statistics-path'];
+      if (typeof path === 'string') reachable.add(canonicalUri(path));
+    }
+  };
+  await addReachable(table.state);
 
-  const reachable = (await new ManifestReader(loaded.io).filesOf(metadata.snapshots, { liveOnly: false })).all;
-  const keep = (path: string) => reachable.add(canonicalUri(path));
-  keep(loaded.metadataLocation);
-  keep(`${location}/metadata/version-hint.text`);
-  for (const entry of metadata['metadata-log']) keep(entry['metadata-file']);
-  for (const statistics of [...(metadata.statistics ?? []), ...(metadata['partition-statistics'] ?? [])]) {
-    const path = (statistics as { 'statistics-path'?: unknown })['statistics-path'];
-    if (typeof path === 'string') keep(path);
+  const listed: { uri: string; lastModified: Date }[] = [];
+  for await (const file of table.state.io.list(`${location}/`)) {
+    if (file.lastModified.getTime() < olderThan) listed.push(file);
   }
-
-  const orphanFiles: string[] = [];
-  for await (const file of loaded.io.list(`${location}/`)) {
-    if (file.lastModified.getTime() >= olderThan) continue;
-    if (!reachable.has(canonicalUri(file.uri))) orphanFiles.push(file.uri);
+  // A commit that landed while we listed references files we must not take for orphans: look again until the
+  // metadata holds still. (Files of commits still in flight are protected by their age alone.)
+  for (let round = 0; round < 5; round++) {
+    await table.refresh();
+    if (seenMetadata.has(table.metadataLocation)) break;
+    await addReachable(table.state);
   }
-  if (!parsed.dryRun && orphanFiles.length > 0) await loaded.io.deleteMany(orphanFiles);
+  const currentVersion = metadataVersion(table.metadataLocation);
+  const orphanFiles = listed
+    .filter((file) => !reachable.has(canonicalUri(file.uri)))
+    .filter((file) => !isNewerMetadataFile(file.uri, currentVersion))
+    .map((file) => file.uri);
+  if (!parsed.dryRun && orphanFiles.length > 0) await table.state.io.deleteMany(orphanFiles);
   return { orphanFiles };
+}
+
+/** Version number of a metadata file (`v12.metadata.json`, `00012-<uuid>.metadata.json`), if it has one. */
+function metadataVersion(uri: string): number | undefined {
+  const match = /\/v?(\d+)[-.][^/]*metadata\.json$/.exec(uri);
+  return match === null ? undefined : Number(match[1]);
+}
+
+/** A metadata file at or past the current version may be a commit newer than what we loaded: never an orphan. */
+function isNewerMetadataFile(uri: string, currentVersion: number | undefined): boolean {
+  if (!uri.endsWith('.metadata.json')) return false;
+  const version = metadataVersion(uri);
+  return version === undefined || currentVersion === undefined || version >= currentVersion;
 }
