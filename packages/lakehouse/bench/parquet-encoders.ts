@@ -10,7 +10,8 @@
  * - `arrow + hyparquet-writer (zstd | snappy)`: rows → Arrow (validated) → column arrays → hyparquet-writer with
  *   field ids in its schema; zstd from node:zlib;
  * - `@dsnp/parquetjs (snappy)`: reference only — it cannot write field ids (no zstd either);
- * - reads of the zstd file: `readParquet` (parquet-wasm → Arrow, by field id) and hyparquet (to row objects).
+ * - reads of the zstd file: `readParquet` (parquet-wasm → Arrow, by field id) of all columns and of the key column
+ *   only (what the upsert key index reads), and hyparquet (to row objects).
  *
  * A benchmark, not a test: it asserts nothing about speed. It checks that each file carries field ids where it
  * should, and reports the file size.
@@ -242,6 +243,11 @@ export async function benchParquetEncoders(rows = 1_000_000, rounds = 2): Promis
     { name: 'arrow + hyparquet-writer (snappy)', fieldIds: true, run: (input) => hyparquetWrite(input, 'SNAPPY') },
     { name: '@dsnp/parquetjs (snappy, no field ids)', fieldIds: false, run: parquetjsWrite },
     { name: 'read: readParquet (parquet-wasm -> Arrow)', fieldIds: false, run: async () => ((await readParquet(zstdFile!, BENCH_SCHEMA))).numRows },
+    {
+      name: 'read: readParquet, key column only',
+      fieldIds: false,
+      run: async () => (await readParquet(zstdFile!, BENCH_SCHEMA, { columns: [1] })).numRows,
+    },
     { name: 'read: hyparquet (-> row objects)', fieldIds: false, run: () => hyparquetRead(zstdFile!) },
   ];
   const figures: Record<string, number> = {};

@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { parquetMetadata } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { services } from '../../../../test/support/services.js';
 import { fieldIdOf } from '../arrow/arrow-schema.js';
@@ -129,7 +130,30 @@ describe('readParquet', () => {
     expect(table.schema.fields.map((field) => field.name)).toEqual(['key', 'address']);
     expect(table.numRows).toBe(2);
     await expect(readParquet(file.bytes, v1, { columns: [6] })).rejects.toThrow(/field id 6, which is not a top-level field/);
+    // Only added columns: no column chunk is read, the row count still comes from the file.
+    expect(arrowToRows(await readParquet(file.bytes, v1, { columns: [14] }), { ...v1, fields: [v1.fields[1]!] })).toEqual([{ added: null }, { added: null }]);
     await expect(readParquet(file.bytes, v1, { column: [1] } as never)).rejects.toThrow(InvalidOptionsError);
+  });
+
+  it('does not decode the column chunks a projection leaves out', async () => {
+    const schema: IcebergSchema = {
+      type: 'struct',
+      'schema-id': 0,
+      fields: [
+        { id: 1, name: 'key', required: true, type: 'long' },
+        { id: 2, name: 'payload', required: false, type: 'string' },
+      ],
+    };
+    const rows = Array.from({ length: 100 }, (_, n) => ({ key: n, payload: `payload-${n}-${'x'.repeat(n)}` }));
+    const file = await writeParquet(schema, rows, { compression: 'uncompressed' });
+    // Overwrite the middle of the payload chunk: reading it fails, reading around it must not.
+    const chunk = parquetMetadata(file.bytes.slice().buffer).row_groups[0]!.columns[1]!.meta_data!;
+    const start = Number(chunk.dictionary_page_offset ?? chunk.data_page_offset);
+    const damaged = file.bytes.slice();
+    damaged.fill(0xff, start, start + Number(chunk.total_compressed_size));
+    await expect(readParquet(damaged, schema)).rejects.toMatchObject({ code: 'CORRUPT_PARQUET' });
+    const keys = await readParquet(damaged, schema, { columns: [1] });
+    expect(arrowToRows(keys, { ...schema, fields: [schema.fields[0]!] }).map((row) => row.key)).toEqual(rows.map((row) => BigInt(row.key)));
   });
 
   it('refuses what Iceberg cannot read: a missing required column, a type that is no promotion, bytes that are not Parquet', async () => {

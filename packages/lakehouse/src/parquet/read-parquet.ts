@@ -68,27 +68,37 @@ export async function readParquet(bytes: Uint8Array, schema: IcebergSchema, opti
   }
 
   const wasm = await loadParquetWasm();
-  let file: Table;
-  try {
-    // parquet-wasm 0.8 ignores its `columns` option (parquet-wasm#81), so every column is decoded and dropped here.
-    file = tableFromIPC(wasm.readParquet(bytes, { batchSize: BATCH_ROWS }).intoIPCStream());
-  } catch (error) {
-    throw new LakehouseError('CORRUPT_PARQUET', `Cannot read ${where} (${bytes.length} bytes): ${String(error)}. The file is damaged or not Parquet.`, {
+  const corrupt = (error: unknown): LakehouseError =>
+    new LakehouseError('CORRUPT_PARQUET', `Cannot read ${where} (${bytes.length} bytes): ${String(error)}. The file is damaged or not Parquet.`, {
       ...context,
       cause: error,
     });
+  let fileFields: readonly Field[];
+  try {
+    fileFields = tableFromIPC(wasm.readSchema(bytes).intoIPCStream()).schema.fields;
+  } catch (error) {
+    throw corrupt(error);
+  }
+  const matchByName = !hasFieldIds(fileFields);
+  const sources = fields.map((field) => findField(fileFields, field, matchByName));
+  const wanted = [...new Set(sources.filter((source) => source !== undefined))].map((source) => fileFields[source]!.name);
+
+  let file: Table;
+  try {
+    file = await decode(bytes, wanted, fileFields.length);
+  } catch (error) {
+    throw corrupt(error);
   }
 
-  const matchByName = !hasFieldIds(file.schema.fields);
   const targetFields = fields.map((field) => toArrowField(field));
   const targetSchema = new Schema(targetFields);
-  const sources = fields.map((field) => findField(file.schema.fields, field, matchByName));
+  const columns = sources.map((source) => (source === undefined ? undefined : file.schema.fields.findIndex((field) => field.name === fileFields[source]!.name)));
   const batches = file.batches.map((batch) => {
     const children = fields.map((field, position) => {
-      const source = sources[position];
+      const column = columns[position];
       const path = field.name;
-      if (source === undefined) return missingColumn(field, path, batch.numRows, where, context);
-      return project(childData(batch.data, source), fieldType(file.schema.fields[source]!), field.type, fieldType(targetFields[position]!), path, matchByName, where, context);
+      if (column === undefined) return missingColumn(field, path, batch.numRows, where, context);
+      return project(childData(batch.data, column), fieldType(file.schema.fields[column]!), field.type, fieldType(targetFields[position]!), path, matchByName, where, context);
     });
     return new RecordBatch(targetSchema, makeData({ type: new Struct(targetFields), length: batch.numRows, nullCount: 0, children }));
   });
@@ -99,6 +109,27 @@ export async function readParquet(bytes: Uint8Array, schema: IcebergSchema, opti
     });
   }
   return new Table(targetSchema, batches);
+}
+
+/**
+ * Decodes the named top-level columns of the file. All of them: the synchronous reader. Some: the file-handle reader,
+ * the one whose `columns` option parquet-wasm 0.8 honours (`readParquet` ignores it, parquet-wasm#81), so unwanted
+ * column chunks are not even decompressed. None: one batch of the file's row count with no columns.
+ */
+async function decode(bytes: Uint8Array, names: readonly string[], fileColumns: number): Promise<Table> {
+  const wasm = await loadParquetWasm();
+  if (names.length === fileColumns) return tableFromIPC(wasm.readParquet(bytes, { batchSize: BATCH_ROWS }).intoIPCStream());
+  const handle = await wasm.ParquetFile.fromFile(new Blob([bytes]));
+  try {
+    if (names.length === 0) {
+      const rows = handle.metadata().fileMetadata().numRows();
+      const empty = new Schema([]);
+      return new Table(empty, rows === 0 ? [] : [new RecordBatch(empty, makeData({ type: new Struct([]), length: rows, nullCount: 0, children: [] }))]);
+    }
+    return tableFromIPC((await handle.read({ columns: [...names], batchSize: BATCH_ROWS })).intoIPCStream());
+  } finally {
+    handle.free();
+  }
 }
 
 type ErrorContext = { table?: string; file?: string };
