@@ -85,7 +85,11 @@ export async function liveEntries(
       return entries.filter((e) => e.status !== EntryStatus.Deleted).map((entry) => ({ manifest, entry }));
     }),
   );
-  return { manifests, entries: perManifest.flat() };
+  // Commit order (data sequence number; the sort is stable, so manifest order within one commit): a manifest list
+  // starts with the newest manifests, but whoever replays the entries — the key index resolving which row of a key is
+  // live, a conflict check — must see a key's newest row last, or a position delete of an older row erases it.
+  const entries = perManifest.flat().sort((a, b) => (a.entry.sequenceNumber ?? 0) - (b.entry.sequenceNumber ?? 0));
+  return { manifests, entries };
 }
 
 function newSnapshotId(): bigint {
