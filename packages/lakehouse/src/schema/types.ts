@@ -12,7 +12,7 @@
  * | `int` | `number` (32-bit integer) | `number` |
  * | `long` | `number` (safe integer) or `bigint` | `bigint` |
  * | `float`, `double` | `number` (NaN allowed) | `number` |
- * | `decimal(P, S)` | `string` (`"12.30"`), `number` or `bigint` (the unscaled value) | `string` with exactly S decimals |
+ * | `decimal(P, S)` | `string` (`"12.30"`), `number` (the decimal value, `12.3`) or `bigint` (the unscaled value, `1230n`) | `string` with exactly S decimals |
  * | `date` | `string` `YYYY-MM-DD`, `Date` (UTC day) or `number` (days since 1970-01-01) | `string` `YYYY-MM-DD` |
  * | `time` | `string` `HH:MM:SS[.ffffff]` or `bigint` (microseconds of the day) | `string` `HH:MM:SS.ffffff` |
  * | `timestamp`, `timestamptz` | `Date`, ISO-8601 `string`, or `bigint` (microseconds since the epoch) | `Date` (millisecond precision; Arrow reads keep microseconds) |
