@@ -232,11 +232,16 @@ export async function commitChange(
 
   let loaded = start;
   let attempt = 0;
+  // Files of the current attempt, and of attempts that lost the race: nothing can ever reference the latter.
+  let attemptFiles: string[] = [];
+  const superseded: string[] = [];
   try {
     await writeNewManifest(change.addedDataFiles, 'data', start.metadata);
     await writeNewManifest(change.addedDeleteFiles, 'deletes', start.metadata);
     for (;;) {
       attempt++;
+      superseded.push(...attemptFiles);
+      attemptFiles = [];
       const base = loaded.metadata;
       const parent = currentSnapshot(base);
       const sequenceNumber = base['last-sequence-number'] + 1;
@@ -286,6 +291,7 @@ export async function commitChange(
         const bytes = writeManifest({ schema, spec, partitionType: type, content: manifest.content === 0 ? 'data' : 'deletes' }, rewritten);
         await loaded.io.write(path, bytes);
         written.push(path);
+        attemptFiles.push(path);
         const keep = rewritten.filter((e) => e.status === EntryStatus.Existing);
         const gone = rewritten.filter((e) => e.status === EntryStatus.Deleted);
         carried.push({
@@ -320,6 +326,7 @@ export async function commitChange(
         writeManifestList(manifests, { snapshotId, parentSnapshotId: parent?.['snapshot-id'], sequenceNumber }),
       );
       written.push(listPath);
+      attemptFiles.push(listPath);
 
       const snapshot: Snapshot = {
         'snapshot-id': snapshotId,
@@ -340,6 +347,8 @@ export async function commitChange(
       ];
       try {
         const committed = await catalog.commitTable(loaded.identifier, requirements, updates);
+        // Best effort: a leftover manifest list is harmless garbage, not worth failing a commit that landed.
+        if (superseded.length > 0) await start.io.deleteMany(superseded).catch(() => undefined);
         return { loaded: committed, snapshot };
       } catch (error) {
         if (!(error instanceof CommitConflictError) || attempt > retries) throw error;

@@ -143,6 +143,40 @@ function expectUnbrokenChain(table: Table, expected: readonly Snapshot[]): Snaps
 
 for (const backend of backends) {
   describe(`concurrent writers on ${backend.name}`, () => {
+    it('four writers appending at once, two appends each in flight: every row once, every snapshot in the chain', async () => {
+      const warehouse = `wh-${randomUUID()}`;
+      const name = `cw.appends_${randomUUID().slice(0, 8)}`;
+      await Table.create(backend.catalog(warehouse), name, { schema });
+      const tables = await writers(backend, warehouse, name, 4);
+      const commitsPerWriter = 2;
+      const rowsPerCommit = 25;
+      const rowsOf = (w: number, c: number): Row[] =>
+        Array.from({ length: rowsPerCommit }, (_, i) => ({ id: (w * commitsPerWriter + c) * rowsPerCommit + i, writer: `w${w}`, round: c }));
+      // Every append of every writer is in flight at once: each writer's own appends also race each other.
+      const committed = await Promise.all(
+        tables.flatMap((table, w) => Array.from({ length: commitsPerWriter }, (_, c) => table.append(rowsOf(w, c)))),
+      );
+
+      const total = tables.length * commitsPerWriter * rowsPerCommit;
+      const final = await Table.load(backend.catalog(warehouse), name);
+      const chain = expectUnbrokenChain(final, committed);
+      expect(final.currentSnapshot()?.summary['total-records']).toBe(String(total));
+      expect(final.currentSnapshot()?.summary['total-data-files']).toBe(String(committed.length));
+      chain.forEach((snapshot, i) => expect(snapshot.summary['total-records']).toBe(String((i + 1) * rowsPerCommit)));
+
+      const read = await pyicebergRead(final.metadataLocation, { properties: backend.pyProperties });
+      const ids = read.rows.map((row) => Number(row.id)).sort((a, b) => a - b);
+      expect(ids).toEqual(Array.from({ length: total }, (_, i) => i));
+      expect(read.snapshots).toHaveLength(committed.length);
+
+      // Lost races leave nothing behind: one manifest list per snapshot, one data file and one manifest per commit.
+      const tablePath = name.replace('.', '/');
+      const metadataKeys = await backend.keys(warehouse, `${tablePath}/metadata`);
+      expect(metadataKeys.filter((key) => /\/snap-[^/]+\.avro$/.test(key))).toHaveLength(committed.length);
+      expect(metadataKeys.filter((key) => /-m\d+\.avro$/.test(key))).toHaveLength(committed.length);
+      expect(await backend.keys(warehouse, `${tablePath}/data`)).toHaveLength(committed.length);
+    });
+
     it('two writers upserting disjoint keys at once: one row per key, the latest of its writer', async () => {
       const warehouse = `wh-${randomUUID()}`;
       const name = `cw.disjoint_${randomUUID().slice(0, 8)}`;
@@ -210,6 +244,54 @@ for (const backend of backends) {
     });
   });
 }
+
+describe('a writer that lost a race (filesystem)', () => {
+  /** A local store that counts reads of manifests (not manifest lists). */
+  function countingStore(warehouse: string): { store: ObjectStore; manifestReads: () => number } {
+    const inner = localObjectStore({ root: join(root, warehouse) });
+    let reads = 0;
+    const store: ObjectStore = {
+      location: inner.location,
+      uri: (key) => inner.uri(key),
+      get: (key, options) => {
+        if (/-m\d+\.avro$/.test(key)) reads++;
+        return inner.get(key, options);
+      },
+      put: (key, body, options) => inner.put(key, body, options),
+      putIfAbsent: (key, body, options) => inner.putIfAbsent(key, body, options),
+      getRange: (key, start, end, options) => inner.getRange(key, start, end, options),
+      head: (key, options) => inner.head(key, options),
+      list: (prefix, options) => inner.list(prefix, options),
+      delete: (key, options) => inner.delete(key, options),
+      deleteMany: (keys, options) => inner.deleteMany(keys, options),
+      close: () => inner.close(),
+    };
+    return { store, manifestReads: () => reads };
+  }
+
+  /** Five appends, then a writer loaded before the last of them (so its next commit loses the race once). */
+  async function staleWriter() {
+    const warehouse = `wh-${randomUUID()}`;
+    const name = `cw.stale_${randomUUID().slice(0, 8)}`;
+    const counting = countingStore(warehouse);
+    const catalog = storageCatalog({ store: counting.store });
+    const table = await Table.create(catalog, name, { schema });
+    for (let round = 0; round < 4; round++) await table.append([{ id: round, writer: 'first', round }]);
+    const stale = await Table.load(catalog, name);
+    await table.append([{ id: 4, writer: 'first', round: 4 }]);
+    return { warehouse, name, table, stale, manifestReads: counting.manifestReads };
+  }
+
+  it('retries and leaves no manifest list of its lost attempt behind', async () => {
+    const { warehouse, name, stale } = await staleWriter();
+    const snapshot = await stale.append([{ id: 5, writer: 'stale', round: 5 }]);
+    expect(snapshot['manifest-list']).toMatch(/\/snap-\d+-2-[^/]+\.avro$/); // committed by the second attempt
+    const final = await Table.load(local.catalog(warehouse), name);
+    expect(final.history()).toHaveLength(6);
+    const metadataKeys = await local.keys(warehouse, `${name.replace('.', '/')}/metadata`);
+    expect(metadataKeys.filter((key) => /\/snap-[^/]+\.avro$/.test(key))).toHaveLength(6);
+  });
+});
 
 describe('key index across writers (filesystem)', () => {
 
