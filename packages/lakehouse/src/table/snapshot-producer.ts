@@ -92,6 +92,12 @@ export async function liveEntries(
   return { manifests, entries };
 }
 
+async function manifestsOf(loaded: LoadedTable, snapshot: Snapshot | undefined): Promise<ManifestFile[]> {
+  if (snapshot === undefined) return [];
+  const list = snapshot['manifest-list'];
+  return readManifestList(await loaded.io.read(list), list);
+}
+
 function newSnapshotId(): bigint {
   // Positive and within 2^53 so that readers parsing JSON numbers as doubles see it exactly.
   return BigInt(randomInt(1, 2 ** 47)) * 64n + BigInt(randomInt(0, 64));
@@ -245,7 +251,15 @@ export async function commitChange(
       const base = loaded.metadata;
       const parent = currentSnapshot(base);
       const sequenceNumber = base['last-sequence-number'] + 1;
-      const { manifests: parentManifests, entries } = await liveEntries(loaded, parent);
+      // A plain append depends on nothing in the parent: carry its manifests unread. Reading every manifest on every
+      // attempt made an attempt as slow as the table is long, so under contention writers ran out of retries.
+      const needsEntries =
+        change.removedFiles.length > 0 ||
+        (change.referencedDataFiles?.length ?? 0) > 0 ||
+        (attempt > 1 && change.conflictCheck !== undefined);
+      const { manifests: parentManifests, entries } = needsEntries
+        ? await liveEntries(loaded, parent)
+        : { manifests: await manifestsOf(loaded, parent), entries: [] };
 
       // Re-check what this change depends on against the (possibly new) parent.
       const livePaths = new Set(entries.map((e) => e.entry.dataFile.filePath));

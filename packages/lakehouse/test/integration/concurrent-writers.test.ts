@@ -291,6 +291,14 @@ describe('a writer that lost a race (filesystem)', () => {
     const metadataKeys = await local.keys(warehouse, `${name.replace('.', '/')}/metadata`);
     expect(metadataKeys.filter((key) => /\/snap-[^/]+\.avro$/.test(key))).toHaveLength(6);
   });
+
+  it('appends without reading the manifests of the table, also on a retry', async () => {
+    const { stale, manifestReads } = await staleWriter();
+    const before = manifestReads();
+    const snapshot = await stale.append([{ id: 5, writer: 'stale', round: 5 }]);
+    expect(snapshot['manifest-list']).toMatch(/\/snap-\d+-2-[^/]+\.avro$/);
+    expect(manifestReads() - before).toBe(0);
+  });
 });
 
 describe('key index across writers (filesystem)', () => {
