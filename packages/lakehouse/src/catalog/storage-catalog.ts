@@ -89,8 +89,31 @@ export function storageCatalog(options: StorageCatalogOptions): Catalog {
     const version = await latestVersion(id);
     if (version === undefined) return undefined;
     const key = metadataKey(id, version);
-    const metadata = parseTableMetadata(await store.get(key), formatIdentifier(id), store.uri(key));
+    let metadata: TableMetadata;
+    try {
+      metadata = parseTableMetadata(await store.get(key), formatIdentifier(id), store.uri(key));
+    } catch (error) {
+      if (!(error instanceof LakehouseError) || error.code !== 'CORRUPT_METADATA' || version <= 1) throw error;
+      // Commits only ever create the next version, so the one before is the last good state: say where it is.
+      const previous = store.uri(metadataKey(id, version - 1));
+      throw new LakehouseError(
+        'CORRUPT_METADATA',
+        `${error.message} Readers can still open the previous version by its path, ${previous}; removing ` +
+          `${store.uri(key)} makes that version current again for writers too (the commit the damaged file recorded is then lost).`,
+        { table: formatIdentifier(id), file: store.uri(key), cause: error },
+      );
+    }
     return { version, loaded: { identifier: id, metadata, metadataLocation: store.uri(key), io } };
+  };
+
+  const notFound = (id: TableIdentifier): LakehouseError => {
+    const where = store.uri(`${tableKey(id)}/metadata`);
+    return new LakehouseError(
+      'TABLE_NOT_FOUND',
+      `Table ${formatIdentifier(id)} does not exist in catalog ${name}: there is no metadata file under ${where}. ` +
+        'Create it first (Table.create, or the sink\'s `create` option), or check the name and the warehouse location.',
+      { table: formatIdentifier(id), file: where },
+    );
   };
 
   const writeHint = async (id: TableIdentifier, version: number): Promise<void> => {
@@ -171,20 +194,12 @@ export function storageCatalog(options: StorageCatalogOptions): Catalog {
     },
     async loadTable(id) {
       const current = await load(id);
-      if (current === undefined) {
-        throw new LakehouseError('TABLE_NOT_FOUND', `Table ${formatIdentifier(id)} does not exist in catalog ${name} (${store.location}).`, {
-          table: formatIdentifier(id),
-        });
-      }
+      if (current === undefined) throw notFound(id);
       return current.loaded;
     },
     async commitTable(id, requirements: readonly TableRequirement[], updates: readonly TableUpdate[]) {
       const current = await load(id);
-      if (current === undefined) {
-        throw new LakehouseError('TABLE_NOT_FOUND', `Table ${formatIdentifier(id)} does not exist in catalog ${name}.`, {
-          table: formatIdentifier(id),
-        });
-      }
+      if (current === undefined) throw notFound(id);
       const unmet = unmetRequirement(current.loaded.metadata, requirements);
       if (unmet !== undefined) {
         throw new CommitConflictError(`Commit to ${formatIdentifier(id)} conflicts: ${unmet}.`, { table: formatIdentifier(id) });
