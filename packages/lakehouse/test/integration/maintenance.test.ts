@@ -175,14 +175,22 @@ describe('table maintenance, read back by pyiceberg', () => {
   it('orphan removal deletes a stray file older than the threshold and keeps a fresh one', async () => {
     const table = await Table.create(catalog, uniqueName(), { schema, partitionSpec: spec });
     const model = new Model();
+    const large = Array.from({ length: 300 }, (_, i) => order(i));
+    await table.append(large);
+    model.apply(large);
+    const largeFiles = (await liveEntries(table.state, table.currentSnapshot())).entries.map((e) => e.entry.dataFile);
     for (let batch = 0; batch < 3; batch++) {
-      const rows = Array.from({ length: 10 }, (_, i) => order(batch * 10 + i));
+      const rows = Array.from({ length: 10 }, (_, i) => order(300 + batch * 10 + i));
       await table.append(rows);
       model.apply(rows);
     }
-    await table.upsert([order(4, 1)]);
-    model.apply([order(4, 1)]);
-    await compactTable(table, { minInputFiles: 2 });
+    // One delete file (eu) names a row of a large file and one of a small file: compaction must keep it.
+    await table.upsert([order(3, 1), order(303, 1)]);
+    model.apply([order(3, 1), order(303, 1)]);
+    const minFileSizeBytes = Math.min(...largeFiles.map((f) => f.fileSizeInBytes));
+    const compacted = await compactTable(table, { minInputFiles: 2, minFileSizeBytes });
+    expect(compacted.rewrittenDataFiles).toHaveLength(3 * 3 + 1);
+    expect((await liveFiles(table)).deletes).toHaveLength(1);
     await expireSnapshots(table, { olderThanMs: Date.now() + 1 });
     const location = fileURLToPath(table.metadata.location);
     const stray = join(location, 'data', 'region=eu', '00000-0-crashed-writer.parquet');
