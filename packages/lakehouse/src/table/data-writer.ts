@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { SchemaViolationError } from '../arrow/schema-violation-error.js';
 import type { FileIO } from '../catalog/file-io.js';
 import { LakehouseError } from '../errors.js';
 import { FileContent, POSITION_DELETE_SCHEMA } from '../metadata/manifest.js';
@@ -46,6 +47,34 @@ export function writerSettings(properties: Readonly<Record<string, string>>): Wr
   };
 }
 
+/**
+ * Writes one file of a table, turning a storage failure into a `FILE_WRITE_FAILED` error that names the table and
+ * the file (the object store's own error names only its key). Retriable when the storage error is.
+ *
+ * @example
+ * ```ts
+ * await writeTableFile(io, uri, bytes, 'silver.orders', 'data file');
+ * ```
+ */
+export async function writeTableFile(io: FileIO, uri: string, bytes: Uint8Array | string, table: string | undefined, kind: string): Promise<void> {
+  try {
+    await io.write(uri, bytes);
+  } catch (error) {
+    const retriable = (error as { retriable?: unknown }).retriable === true;
+    throw new LakehouseError(
+      'FILE_WRITE_FAILED',
+      `Writing ${kind} ${uri} of table ${table ?? '(unnamed)'} failed: ${(error as Error).message}. Nothing was committed; ` +
+        `the table is still at its previous snapshot. ${retriable ? 'Retry the write.' : 'Check the storage, then retry the write.'}`,
+      { ...(table === undefined ? {} : { table }), file: uri, cause: error, retriable },
+    );
+  }
+}
+
+/** Removes files of a write that failed before its commit; best effort, the original error is what matters. */
+async function removeWritten(io: FileIO, uris: readonly string[]): Promise<void> {
+  if (uris.length > 0) await io.deleteMany(uris).catch(() => undefined);
+}
+
 /** Where each written row landed: file URI and position, in input order. */
 export interface RowLocation {
   readonly file: string;
@@ -86,7 +115,9 @@ function boundsOf(columns: readonly ColumnMetrics[], types: Map<number, Primitiv
 /**
  * Encodes rows as Parquet data files under `<location>/data/<partition path>/`, split by partition and cut near the
  * target file size, and returns them as manifest-ready {@link DataFile}s (statistics and bounds by field id).
- * Nothing is committed: the files are invisible until a snapshot references them.
+ * Nothing is committed: the files are invisible until a snapshot references them. When a row violates the schema
+ * (`SCHEMA_VIOLATION`, `rowIndex` counted in `rows`) or a write fails (`FILE_WRITE_FAILED`), the files this call
+ * already wrote are removed before the error is thrown.
  *
  * @example
  * ```ts
@@ -128,42 +159,74 @@ export async function writeDataFiles(
   const operation = randomUUID();
   let fileCount = 0;
   let bytesPerRow = 64; // First guess; refined by every file written.
-  for (const [path, group] of groups) {
-    let start = 0;
-    while (start < group.indexes.length) {
-      const rowsPerFile = Math.max(1000, Math.floor(settings.targetFileSizeBytes / bytesPerRow));
-      const indexes = group.indexes.slice(start, start + rowsPerFile);
-      start += indexes.length;
-      const fileRows = indexes.map((i) => rows[i]!);
-      const parquet = await writeParquet(schema, fileRows, { compression: settings.compression, rowGroupRows: settings.rowGroupRows });
-      fileCount++;
-      const name = `00000-${fileCount}-${operation}-${String(fileCount).padStart(5, '0')}.parquet`;
-      const uri = `${location}/data/${path === '' ? '' : `${path}/`}${name}`;
-      await io.write(uri, parquet.bytes);
-      bytesPerRow = Math.max(1, parquet.bytes.byteLength / Math.max(1, parquet.rowCount));
-      for (let pos = 0; pos < indexes.length; pos++) locations[indexes[pos]!] = { file: uri, pos };
-      const { lower, upper } = boundsOf(parquet.columns, types);
-      const partition: Record<string, unknown> = {};
-      spec.fields.forEach((field, i) => (partition[field.name] = group.values[i] ?? null));
-      files.push({
-        content: FileContent.Data,
-        filePath: uri,
-        fileFormat: 'PARQUET',
-        partition,
-        recordCount: parquet.rowCount,
-        fileSizeInBytes: parquet.bytes.byteLength,
-        columnSizes: new Map(parquet.columns.filter((c) => c.sizeBytes !== undefined).map((c) => [c.fieldId, c.sizeBytes!])),
-        valueCounts: new Map(parquet.columns.map((c) => [c.fieldId, c.valueCount])),
-        nullValueCounts: new Map(parquet.columns.map((c) => [c.fieldId, c.nullCount])),
-        nanValueCounts: new Map(parquet.columns.filter((c) => c.nanCount !== undefined).map((c) => [c.fieldId, c.nanCount!])),
-        lowerBounds: lower,
-        upperBounds: upper,
-        splitOffsets: parquet.splitOffsets,
-        sortOrderId: 0,
-      });
+  const written: string[] = [];
+  try {
+    for (const [path, group] of groups) {
+      let start = 0;
+      while (start < group.indexes.length) {
+        const rowsPerFile = Math.max(1000, Math.floor(settings.targetFileSizeBytes / bytesPerRow));
+        const indexes = group.indexes.slice(start, start + rowsPerFile);
+        start += indexes.length;
+        const fileRows = indexes.map((i) => rows[i]!);
+        fileCount++;
+        const name = `00000-${fileCount}-${operation}-${String(fileCount).padStart(5, '0')}.parquet`;
+        const uri = `${location}/data/${path === '' ? '' : `${path}/`}${name}`;
+        let parquet: Awaited<ReturnType<typeof writeParquet>>;
+        try {
+          parquet = await writeParquet(schema, fileRows, {
+            compression: settings.compression,
+            rowGroupRows: settings.rowGroupRows,
+            ...(table === undefined ? {} : { table }),
+          });
+        } catch (error) {
+          throw error instanceof SchemaViolationError ? inBatch(error, indexes[error.rowIndex] ?? error.rowIndex) : error;
+        }
+        await writeTableFile(io, uri, parquet.bytes, table, 'data file');
+        written.push(uri);
+        bytesPerRow = Math.max(1, parquet.bytes.byteLength / Math.max(1, parquet.rowCount));
+        for (let pos = 0; pos < indexes.length; pos++) locations[indexes[pos]!] = { file: uri, pos };
+        const { lower, upper } = boundsOf(parquet.columns, types);
+        const partition: Record<string, unknown> = {};
+        spec.fields.forEach((field, i) => (partition[field.name] = group.values[i] ?? null));
+        files.push({
+          content: FileContent.Data,
+          filePath: uri,
+          fileFormat: 'PARQUET',
+          partition,
+          recordCount: parquet.rowCount,
+          fileSizeInBytes: parquet.bytes.byteLength,
+          columnSizes: new Map(parquet.columns.filter((c) => c.sizeBytes !== undefined).map((c) => [c.fieldId, c.sizeBytes!])),
+          valueCounts: new Map(parquet.columns.map((c) => [c.fieldId, c.valueCount])),
+          nullValueCounts: new Map(parquet.columns.map((c) => [c.fieldId, c.nullCount])),
+          nanValueCounts: new Map(parquet.columns.filter((c) => c.nanCount !== undefined).map((c) => [c.fieldId, c.nanCount!])),
+          lowerBounds: lower,
+          upperBounds: upper,
+          splitOffsets: parquet.splitOffsets,
+          sortOrderId: 0,
+        });
+      }
     }
+  } catch (error) {
+    await removeWritten(io, written);
+    throw error;
   }
   return { files, locations };
+}
+
+/** The violation with its row counted in the whole batch (the encoder counts within one file's rows). */
+function inBatch(error: SchemaViolationError, rowIndex: number): SchemaViolationError {
+  if (rowIndex === error.rowIndex) return error;
+  const prefix = `Row ${error.rowIndex},`;
+  const message = error.message.startsWith(prefix)
+    ? `Row ${rowIndex},${error.message.slice(prefix.length)}`
+    : `${error.message} (row ${rowIndex} of the batch)`;
+  return new SchemaViolationError(message, {
+    column: error.column,
+    fieldId: error.fieldId,
+    rowIndex,
+    ...(error.table === undefined ? {} : { table: error.table }),
+    cause: error,
+  });
 }
 
 /**
@@ -180,6 +243,7 @@ export async function writePositionDeletes(
   location: string,
   deletes: readonly { readonly dataFile: DataFile; readonly partitionPath: string; readonly positions: readonly number[] }[],
   settings: WriterSettings,
+  table?: string,
 ): Promise<DataFile[]> {
   const byPartition = new Map<string, typeof deletes[number][]>();
   for (const item of deletes) {
@@ -191,32 +255,39 @@ export async function writePositionDeletes(
   const files: DataFile[] = [];
   const operation = randomUUID();
   let count = 0;
-  for (const [path, items] of byPartition) {
-    const sorted = [...items].sort((a, b) => (a.dataFile.filePath < b.dataFile.filePath ? -1 : a.dataFile.filePath > b.dataFile.filePath ? 1 : 0));
-    const rows: Row[] = [];
-    for (const item of sorted) {
-      for (const pos of [...item.positions].sort((a, b) => a - b)) rows.push({ file_path: item.dataFile.filePath, pos });
+  const written: string[] = [];
+  try {
+    for (const [path, items] of byPartition) {
+      const sorted = [...items].sort((a, b) => (a.dataFile.filePath < b.dataFile.filePath ? -1 : a.dataFile.filePath > b.dataFile.filePath ? 1 : 0));
+      const rows: Row[] = [];
+      for (const item of sorted) {
+        for (const pos of [...item.positions].sort((a, b) => a - b)) rows.push({ file_path: item.dataFile.filePath, pos });
+      }
+      const parquet = await writeParquet(POSITION_DELETE_SCHEMA, rows, { compression: settings.compression, rowGroupRows: settings.rowGroupRows });
+      count++;
+      const uri = `${location}/data/${path === '' ? '' : `${path}/`}00000-${count}-${operation}-deletes.parquet`;
+      await writeTableFile(io, uri, parquet.bytes, table, 'position delete file');
+      written.push(uri);
+      const types = primitiveOf(POSITION_DELETE_SCHEMA);
+      // Full file_path bounds (no truncation): readers use them to tell which data files a delete file touches.
+      const { lower, upper } = boundsOf(parquet.columns, types, false);
+      files.push({
+        content: FileContent.PositionDeletes,
+        filePath: uri,
+        fileFormat: 'PARQUET',
+        partition: sorted[0]!.dataFile.partition,
+        recordCount: parquet.rowCount,
+        fileSizeInBytes: parquet.bytes.byteLength,
+        valueCounts: new Map(parquet.columns.map((c) => [c.fieldId, c.valueCount])),
+        nullValueCounts: new Map(parquet.columns.map((c) => [c.fieldId, c.nullCount])),
+        lowerBounds: lower,
+        upperBounds: upper,
+        ...(sorted.length === 1 ? { referencedDataFile: sorted[0]!.dataFile.filePath } : {}),
+      });
     }
-    const parquet = await writeParquet(POSITION_DELETE_SCHEMA, rows, { compression: settings.compression, rowGroupRows: settings.rowGroupRows });
-    count++;
-    const uri = `${location}/data/${path === '' ? '' : `${path}/`}00000-${count}-${operation}-deletes.parquet`;
-    await io.write(uri, parquet.bytes);
-    const types = primitiveOf(POSITION_DELETE_SCHEMA);
-    // Full file_path bounds (no truncation): readers use them to tell which data files a delete file touches.
-    const { lower, upper } = boundsOf(parquet.columns, types, false);
-    files.push({
-      content: FileContent.PositionDeletes,
-      filePath: uri,
-      fileFormat: 'PARQUET',
-      partition: sorted[0]!.dataFile.partition,
-      recordCount: parquet.rowCount,
-      fileSizeInBytes: parquet.bytes.byteLength,
-      valueCounts: new Map(parquet.columns.map((c) => [c.fieldId, c.valueCount])),
-      nullValueCounts: new Map(parquet.columns.map((c) => [c.fieldId, c.nullCount])),
-      lowerBounds: lower,
-      upperBounds: upper,
-      ...(sorted.length === 1 ? { referencedDataFile: sorted[0]!.dataFile.filePath } : {}),
-    });
+  } catch (error) {
+    await removeWritten(io, written);
+    throw error;
   }
   return files;
 }

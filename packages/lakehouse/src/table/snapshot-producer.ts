@@ -18,6 +18,7 @@ import type { TableRequirement, TableUpdate } from '../metadata/table-update.js'
 import type { PrimitiveType } from '../schema/types.js';
 import { partitionType } from '../spec/partition-spec.js';
 import { serializeValue } from '../spec/single-value.js';
+import { writeTableFile } from './data-writer.js';
 
 /**
  * One atomic change to a table's data: files added, files removed, and what the snapshot summary records besides the
@@ -216,7 +217,7 @@ export async function commitChange(
       { schema, spec, partitionType: type, content },
       files.map((dataFile) => ({ status: EntryStatus.Added, snapshotId, dataFile })),
     );
-    await start.io.write(path, bytes);
+    await writeTableFile(start.io, path, bytes, table, 'manifest');
     written.push(path);
     newManifests.push({
       manifestPath: path,
@@ -303,7 +304,7 @@ export async function commitChange(
         });
         const path = `${metadataDir}/${randomUUID()}-m-rewrite.avro`;
         const bytes = writeManifest({ schema, spec, partitionType: type, content: manifest.content === 0 ? 'data' : 'deletes' }, rewritten);
-        await loaded.io.write(path, bytes);
+        await writeTableFile(loaded.io, path, bytes, table, 'manifest');
         written.push(path);
         attemptFiles.push(path);
         const keep = rewritten.filter((e) => e.status === EntryStatus.Existing);
@@ -335,9 +336,12 @@ export async function commitChange(
         ...carried,
       ];
       const listPath = `${metadataDir}/snap-${snapshotId}-${attempt}-${randomUUID()}.avro`;
-      await loaded.io.write(
+      await writeTableFile(
+        loaded.io,
         listPath,
         writeManifestList(manifests, { snapshotId, parentSnapshotId: parent?.['snapshot-id'], sequenceNumber }),
+        table,
+        'manifest list',
       );
       written.push(listPath);
       attemptFiles.push(listPath);

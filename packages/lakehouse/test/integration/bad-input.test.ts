@@ -8,17 +8,28 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, truncate, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { toSink } from '@tributary/core';
 import { TestDriver } from '@tributary/core/testing';
-import { localObjectStore } from '@tributary/connectors/s3';
+import { localObjectStore, s3ObjectStore, S3RequestFailedError } from '@tributary/connectors/s3';
+import type { ObjectStore } from '@tributary/connectors/s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CommitStateUnknownError } from '../../src/catalog/catalog.js';
 import type { Catalog } from '../../src/catalog/catalog.js';
 import { storageCatalog } from '../../src/catalog/storage-catalog.js';
 import { LakehouseError } from '../../src/errors.js';
 import type { IcebergSchema, Row } from '../../src/schema/types.js';
-import { icebergSink } from '../../src/sink/iceberg-sink.js';
+import { icebergSink, positionsSummaryKey } from '../../src/sink/iceberg-sink.js';
+import { buildPartitionSpec } from '../../src/spec/partition-spec.js';
 import { Table } from '../../src/table/table.js';
-import { pyicebergRead } from '../support/pyiceberg.js';
+import { pyicebergRead, pyS3Properties } from '../support/pyiceberg.js';
+import { services } from '../../../../test/support/services.js';
 
 const schema: IcebergSchema = {
   type: 'struct',
@@ -31,6 +42,7 @@ const schema: IcebergSchema = {
     { id: 4, name: 'region', required: true, type: 'string' },
   ],
 };
+const byRegion = buildPartitionSpec(schema, [{ column: 'region', transform: 'identity' }]);
 
 const rowsFrom = (start: number, count: number): Row[] =>
   Array.from({ length: count }, (_, i) => ({
@@ -75,6 +87,62 @@ function localWarehouse(): { catalog: Catalog; dir: (table: string) => string } 
 }
 
 const filesIn = async (dir: string): Promise<string[]> => (await readdir(dir, { recursive: true }).catch(() => [])).filter((f) => f.includes('.')).sort();
+
+describe('a row that violates the table schema', () => {
+  it('Table.append fails with SCHEMA_VIOLATION naming table, column and row of the batch; nothing is written', async () => {
+    const { catalog, dir } = localWarehouse();
+    const name = `ns.schema_${randomUUID().slice(0, 8)}`;
+    const table = await Table.create(catalog, name, { schema, partitionSpec: byRegion });
+    await table.append(rowsFrom(0, 10));
+    const before = { metadata: table.metadataLocation, files: await filesIn(dir(name)) };
+
+    // Row 7 is in the second partition written ('us'): the first partition's file is already encoded by then.
+    const batch = rowsFrom(100, 10);
+    batch[7] = { ...batch[7]!, amount: 'twelve' };
+    const error = await rejection(table.append(batch));
+    expect(error).toBeInstanceOf(LakehouseError);
+    expect(error).toMatchObject({ code: 'SCHEMA_VIOLATION', table: name, column: 'amount', rowIndex: 7 });
+    expect(error.message).toContain(name);
+    expect(error.message).toContain('"amount"');
+    expect(error.message).toMatch(/^Row 7\b/);
+
+    // Nothing new under data/ or metadata/, and the table (ours and pyiceberg's view) is where it was.
+    expect(await filesIn(dir(name))).toEqual(before.files);
+    expect((await table.refresh()).metadataLocation).toBe(before.metadata);
+    expect(await idsOf(table.metadataLocation)).toEqual(range(0, 10));
+  });
+
+  it('through icebergSink in a topology: the bad record goes to dead letters with its source position, the rest commit', async () => {
+    const { catalog } = localWarehouse();
+    const name = `ns.sink_${randomUUID().slice(0, 8)}`;
+    await Table.create(catalog, name, { schema });
+    const sink = icebergSink<Row>({ catalog, table: name, name: 'orders-lake' });
+    const driver = new TestDriver<Row>({ name: 'bad-input', pipeline: (source) => source.pipe(toSink(sink)) });
+    const records = rowsFrom(0, 6);
+    records[2] = { ...records[2]!, name: null };
+    records[4] = { ...records[4]!, id: 'not-a-number' };
+    await driver.sendMany(records.map((value, i) => ({ value, eventTime: 1_000 + i })));
+    await driver.checkpoint();
+
+    expect(driver.deadLetters.map((letter) => [letter.record.position, letter.error.code])).toEqual([
+      [{ partition: 'p0', offset: 2 }, 'SCHEMA_VIOLATION'],
+      [{ partition: 'p0', offset: 4 }, 'SCHEMA_VIOLATION'],
+    ]);
+    for (const [letter, column] of [
+      [driver.deadLetters[0]!, '"name"'],
+      [driver.deadLetters[1]!, '"id"'],
+    ] as const) {
+      expect(letter.stage).toBe('orders-lake');
+      expect(letter.error.message).toContain(name);
+      expect(letter.error.message).toContain(column);
+    }
+    const table = await Table.load(catalog, name);
+    expect(await idsOf(table.metadataLocation)).toEqual([0, 1, 3, 5]);
+    // The positions of the whole batch (dead letters included) are recorded with the commit.
+    expect(JSON.parse(table.currentSnapshot()!.summary[positionsSummaryKey('orders-lake')]!)).toEqual({ p0: 6 });
+    await driver.end();
+  });
+});
 
 describe('an unknown table', () => {
   it('Table.load fails with TABLE_NOT_FOUND naming the table and where its metadata was looked for', async () => {
@@ -140,5 +208,207 @@ describe('a corrupt newest metadata file', () => {
     expect(recovered.metadataLocation).toBe(v2);
     await recovered.append(rowsFrom(20, 5));
     expect(await idsOf(recovered.metadataLocation)).toEqual([...range(0, 5), ...range(20, 5)]);
+  });
+});
+
+// ---- S3 errors in the middle of a commit ----
+
+const bucket = `tributary-lake-bad-${randomUUID().slice(0, 8)}`;
+const admin = new S3Client({
+  endpoint: services.s3Endpoint,
+  region: services.s3Region,
+  credentials: services.s3Credentials,
+  forcePathStyle: true,
+  maxAttempts: 1,
+});
+const s3Stores: ObjectStore[] = [];
+
+/** Which write fails, and how. */
+interface Fault {
+  readonly operation: 'put' | 'putIfAbsent';
+  /** Keys the fault applies to. */
+  readonly key: RegExp;
+  /** Fail the nth matching call (1-based). Default 1. */
+  readonly nth?: number;
+  /** `before`: nothing is stored; `after`: the object is stored, then the answer is lost. */
+  readonly when: 'before' | 'after';
+  /** Reads of the failed key fail too (the server stays unreachable for it). */
+  readonly unreadable?: boolean;
+}
+
+/** The real S3 store behind a double that fails one chosen write, as a dropped connection would. */
+function faultyS3Store(prefix: string): { store: ObjectStore; inject: (fault: Fault) => void; failedKeys: string[] } {
+  const inner = s3ObjectStore({
+    bucket,
+    prefix,
+    endpoint: services.s3Endpoint,
+    region: services.s3Region,
+    forcePathStyle: true,
+    credentials: services.s3Credentials,
+  });
+  s3Stores.push(inner);
+  let fault: Fault | undefined;
+  let matched = 0;
+  const failedKeys: string[] = [];
+  const injected = (operation: string, key: string) =>
+    new S3RequestFailedError(`${operation} of ${inner.uri(key)} failed: connection reset (injected)`, {
+      connector: 's3',
+      location: bucket,
+      operation,
+      key,
+      retriable: true,
+      s3Code: 'ECONNRESET',
+    });
+  const trips = (operation: Fault['operation'], key: string): Fault | undefined => {
+    if (fault === undefined || fault.operation !== operation || !fault.key.test(key)) return undefined;
+    matched++;
+    if (matched !== (fault.nth ?? 1)) return undefined;
+    failedKeys.push(key);
+    return fault;
+  };
+  const store: ObjectStore = {
+    location: inner.location,
+    uri: (key) => inner.uri(key),
+    put: async (key, body, options) => {
+      const tripped = trips('put', key);
+      if (tripped?.when === 'before') throw injected('put', key);
+      const result = await inner.put(key, body, options);
+      if (tripped?.when === 'after') throw injected('put', key);
+      return result;
+    },
+    putIfAbsent: async (key, body, options) => {
+      const tripped = trips('putIfAbsent', key);
+      if (tripped?.when === 'before') throw injected('putIfAbsent', key);
+      const result = await inner.putIfAbsent(key, body, options);
+      if (tripped?.when === 'after') throw injected('putIfAbsent', key);
+      return result;
+    },
+    get: async (key, options) => {
+      if (fault?.unreadable === true && failedKeys.includes(key)) throw injected('get', key);
+      return inner.get(key, options);
+    },
+    getRange: (key, start, end, options) => inner.getRange(key, start, end, options),
+    head: (key, options) => inner.head(key, options),
+    list: (prefixToList, options) => inner.list(prefixToList, options),
+    delete: (key, options) => inner.delete(key, options),
+    deleteMany: (keys, options) => inner.deleteMany(keys, options),
+    close: () => inner.close(),
+  };
+  return {
+    store,
+    inject: (next) => {
+      fault = next;
+      matched = 0;
+    },
+    failedKeys,
+  };
+}
+
+/** Keys under `prefix` in the bucket, relative to `prefix`. */
+async function bucketKeys(prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await admin.send(
+      new ListObjectsV2Command({ Bucket: bucket, ...(prefix === '' ? {} : { Prefix: `${prefix}/` }), ContinuationToken: token }),
+    );
+    for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(prefix === '' ? object.Key : object.Key.slice(prefix.length + 1));
+    token = page.NextContinuationToken;
+  } while (token !== undefined);
+  return keys.sort();
+}
+
+describe('an S3 error in the middle of a commit', () => {
+  beforeAll(async () => {
+    await admin.send(new CreateBucketCommand({ Bucket: bucket }));
+  });
+
+  afterAll(async () => {
+    try {
+      await Promise.all(s3Stores.map((store) => store.close()));
+      const keys = await bucketKeys('').catch(() => []);
+      for (let i = 0; i < keys.length; i += 1000) {
+        const objects = keys.slice(i, i + 1000).map((key) => ({ Key: key }));
+        await admin.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
+      }
+      await admin.send(new DeleteBucketCommand({ Bucket: bucket }));
+    } finally {
+      admin.destroy();
+    }
+  });
+
+  /** A partitioned table on the faulty store with one good commit (ids 0..9 in two data files). */
+  async function tableWithOneCommit() {
+    const prefix = `wh-${randomUUID()}`;
+    const faulty = faultyS3Store(prefix);
+    const catalog = storageCatalog({ store: faulty.store });
+    const name = `ns.s3fault_${randomUUID().slice(0, 8)}`;
+    const table = await Table.create(catalog, name, { schema, partitionSpec: byRegion });
+    await table.append(rowsFrom(0, 10));
+    const before = { metadata: table.metadataLocation, snapshot: table.currentSnapshot()!['snapshot-id'], keys: await bucketKeys(prefix) };
+    /** Checks the table is still at the good commit, for us and for pyiceberg. */
+    const expectUnchanged = async () => {
+      const reloaded = await Table.load(catalog, name);
+      expect(reloaded.metadataLocation).toBe(before.metadata);
+      expect(reloaded.currentSnapshot()?.['snapshot-id']).toBe(before.snapshot);
+      expect(await idsOf(reloaded.metadataLocation, pyS3Properties)).toEqual(range(0, 10));
+    };
+    return { prefix, faulty, catalog, name, table, before, expectUnchanged };
+  }
+
+  it('a failed upload of a data file, a manifest or a manifest list: an error naming table and file, the table unchanged, the commit\'s files removed', async () => {
+    const { prefix, faulty, name, table, before, expectUnchanged } = await tableWithOneCommit();
+    for (const [what, key] of [
+      ['the second data file', /\/data\/region=us\/[^/]+\.parquet$/],
+      ['the manifest', /\/metadata\/[^/]+-m\d+\.avro$/],
+      ['the manifest list', /\/metadata\/snap-[^/]+\.avro$/],
+    ] as const) {
+      faulty.inject({ operation: 'put', key, when: 'before' });
+      const error = await rejection(table.append(rowsFrom(10, 10)));
+      const file = faulty.store.uri(faulty.failedKeys.at(-1)!);
+      expect(file, what).toMatch(key);
+      expect(error, what).toBeInstanceOf(LakehouseError);
+      expect(error, what).toMatchObject({ code: 'FILE_WRITE_FAILED', table: name, file, retriable: true });
+      expect(error.message, what).toContain(name);
+      expect(error.message, what).toContain(file);
+      expect(error.message, what).toContain('connection reset');
+      // Every file this commit had written is gone again (data files, manifest).
+      expect(await bucketKeys(prefix), what).toEqual(before.keys);
+    }
+    expect(faulty.failedKeys).toHaveLength(3);
+    await expectUnchanged();
+  });
+
+  it('a metadata commit whose outcome is unknown: CommitStateUnknownError, and no file of the commit is deleted', async () => {
+    const { prefix, faulty, name, table, before, expectUnchanged } = await tableWithOneCommit();
+    faulty.inject({ operation: 'putIfAbsent', key: /\/v\d+\.metadata\.json$/, when: 'before', unreadable: true });
+    const error = await rejection(table.append(rowsFrom(10, 10)));
+    expect(error).toBeInstanceOf(CommitStateUnknownError);
+    const file = faulty.store.uri(faulty.failedKeys[0]!);
+    expect(error).toMatchObject({ code: 'COMMIT_STATE_UNKNOWN', table: name, file });
+    expect(error.message).toContain(name);
+    expect(error.message).toContain(file);
+    // Everything the commit wrote is still there: two data files, a manifest, a manifest list.
+    const added = (await bucketKeys(prefix)).filter((key) => !before.keys.includes(key));
+    expect(added.filter((key) => key.endsWith('.parquet'))).toHaveLength(2);
+    expect(added.filter((key) => /-m\d+\.avro$/.test(key))).toHaveLength(1);
+    expect(added.filter((key) => /\/snap-[^/]+\.avro$/.test(key))).toHaveLength(1);
+    expect(added.filter((key) => key.endsWith('.metadata.json'))).toEqual([]);
+    faulty.inject({ operation: 'put', key: /^$/, when: 'before' });
+    await expectUnchanged();
+  });
+
+  it('a metadata commit that landed but whose answer was lost, or failed before anything was stored: each committed once', async () => {
+    const { faulty, catalog, name, table, before } = await tableWithOneCommit();
+    // The answer is lost after the metadata file was stored: reading it back shows the commit landed.
+    faulty.inject({ operation: 'putIfAbsent', key: /\/v\d+\.metadata\.json$/, when: 'after' });
+    const landed = await table.append(rowsFrom(10, 10));
+    // The request fails before anything is stored: the file is absent, so the commit is retried.
+    faulty.inject({ operation: 'putIfAbsent', key: /\/v\d+\.metadata\.json$/, when: 'before' });
+    const retried = await table.append(rowsFrom(20, 10));
+    expect(faulty.failedKeys).toHaveLength(2);
+    const reloaded = await Table.load(catalog, name);
+    expect(reloaded.history().map((s) => s['snapshot-id'])).toEqual([before.snapshot, landed['snapshot-id'], retried['snapshot-id']]);
+    expect(await idsOf(reloaded.metadataLocation, pyS3Properties)).toEqual(range(0, 30));
   });
 });
