@@ -108,3 +108,14 @@ export { cdcRowChange, silverSink } from './medallion/silver.js';
 export type { CdcChange, SilverSinkOptions } from './medallion/silver.js';
 export { goldSchema, goldRowChanges, goldSink } from './medallion/gold.js';
 export type { GoldSinkOptions } from './medallion/gold.js';
+
+// Maintenance
+export { compactTable, expireSnapshots, removeOrphanFiles } from './table/maintenance.js';
+export type {
+  CompactTableOptions,
+  CompactTableResult,
+  ExpireSnapshotsOptions,
+  ExpireSnapshotsResult,
+  RemoveOrphanFilesOptions,
+  RemoveOrphanFilesResult,
+} from './table/maintenance.js';
