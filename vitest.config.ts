@@ -16,6 +16,7 @@ export default defineConfig({
         replacement: fileURLToPath(new URL('./packages/connectors/src/$1.ts', import.meta.url)),
       },
       { find: /^@tributary\/lakehouse$/, replacement: src('lakehouse') },
+      { find: /^@tributary\/sql$/, replacement: src('sql') },
       { find: /^@tributary\/mcp$/, replacement: src('mcp') },
     ],
   },
