@@ -76,7 +76,7 @@ export function kafkaDeadLetterSink(options: KafkaDeadLetterSinkOptions): KafkaS
     return {
       topic: parsed.topic,
       key: failed.key,
-      value: originalPayload(failed.value),
+      value: deadLetterPayload(failed.value),
       headers: {
         ...failed.headers,
         [DEAD_LETTER_HEADERS.errorCode]: letter.error.code,
@@ -92,10 +92,12 @@ export function kafkaDeadLetterSink(options: KafkaDeadLetterSinkOptions): KafkaS
   });
 }
 
-function originalPayload(value: unknown): string | Buffer | null {
+/** @internal The message value of a dead letter: the failed record's value as it was (bytes, text, or JSON). */
+export function deadLetterPayload(value: unknown): string | Buffer | null {
   if (value === null || value === undefined) return null;
   if (Buffer.isBuffer(value)) return value;
   if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   if (typeof value === 'string') return value;
-  return JSON.stringify(value);
+  // 64-bit integers (decoded Debezium values, Iceberg rows) are written as JSON strings, never lost to a throw.
+  return JSON.stringify(value, (_key, item: unknown) => (typeof item === 'bigint' ? item.toString() : item));
 }
