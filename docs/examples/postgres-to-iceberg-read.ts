@@ -2,7 +2,7 @@
  * docs/guides/postgres-to-iceberg.md — reading the table back, time travel, incremental reads, what a snapshot
  * records, and schema evolution.
  */
-import { addColumn, eq, LakehouseError, positionsSummaryKey, Table, widenColumn } from '@tributary/lakehouse';
+import { addColumn, compactTable, eq, expireSnapshots, LakehouseError, positionsSummaryKey, removeOrphanFiles, Table, widenColumn } from '@tributary/lakehouse';
 import type { Positions } from '@tributary/core';
 import type { Catalog, Row } from '@tributary/lakehouse';
 
@@ -48,4 +48,17 @@ export async function evolveOrders(catalog: Catalog): Promise<void> {
   const table = await Table.load(catalog, 'silver.orders');
   await table.evolveSchema((current) => widenColumn(addColumn(current, 'channel', 'string'), 'amount', 'decimal(14, 2)'));
   // Rows written before read `channel` as null; time travel reads old snapshots with the schema they were written with.
+}
+
+/**
+ * Nightly maintenance, in-process: fold small files (and the position deletes that point at them) into larger ones,
+ * expire snapshots older than a week (keeping the last 10), then delete files no snapshot references that are older
+ * than three days (leftovers of crashed commits).
+ */
+export async function maintainOrders(catalog: Catalog): Promise<void> {
+  const table = await Table.load(catalog, 'silver.orders');
+  const compacted = await compactTable(table, { targetFileSizeBytes: 128 * 1024 * 1024 });
+  const expired = await expireSnapshots(table, { olderThanMs: Date.now() - 7 * 86_400_000, retainLast: 10 });
+  const orphans = await removeOrphanFiles(table, { olderThanMs: Date.now() - 3 * 86_400_000 });
+  console.log(compacted.rewrittenDataFiles.length, expired.expiredSnapshotIds.length, orphans.orphanFiles.length);
 }
