@@ -373,6 +373,11 @@ export async function commitChange(
         const wait = Math.min(retry.maxWaitMs ?? 2000, (retry.minWaitMs ?? 25) * 2 ** (attempt - 1));
         await sleep(wait / 2 + Math.random() * (wait / 2));
         loaded = await catalog.loadTable(loaded.identifier);
+        // A metadata write that failed and was read back as absent can still land afterwards (the request reached the
+        // server after its answer was lost). Then this snapshot is already in the table: committing it again would
+        // fail, and the clean-up would delete files the table references. (Its attempt's files are left alone.)
+        const landed = loaded.metadata.snapshots.find((s) => s['snapshot-id'] === snapshotId);
+        if (landed !== undefined) return { loaded, snapshot: landed };
       }
     }
   } catch (error) {

@@ -18,7 +18,7 @@ import {
 import { toSink } from '@tributary/core';
 import { TestDriver } from '@tributary/core/testing';
 import { localObjectStore, s3ObjectStore, S3RequestFailedError } from '@tributary/connectors/s3';
-import type { ObjectStore } from '@tributary/connectors/s3';
+import type { ObjectBody, ObjectStore } from '@tributary/connectors/s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommitStateUnknownError } from '../../src/catalog/catalog.js';
 import type { Catalog } from '../../src/catalog/catalog.js';
@@ -230,8 +230,11 @@ interface Fault {
   readonly key: RegExp;
   /** Fail the nth matching call (1-based). Default 1. */
   readonly nth?: number;
-  /** `before`: nothing is stored; `after`: the object is stored, then the answer is lost. */
-  readonly when: 'before' | 'after';
+  /**
+   * `before`: nothing is stored; `after`: the object is stored, then the answer is lost; `late`: the call fails, and
+   * the request still lands on the server — just after the writer's first read of the key found nothing.
+   */
+  readonly when: 'before' | 'after' | 'late';
   /** Reads of the failed key fail too (the server stays unreachable for it). */
   readonly unreadable?: boolean;
 }
@@ -250,6 +253,7 @@ function faultyS3Store(prefix: string): { store: ObjectStore; inject: (fault: Fa
   let fault: Fault | undefined;
   let matched = 0;
   const failedKeys: string[] = [];
+  const landsLate = new Map<string, ObjectBody>();
   const injected = (operation: string, key: string) =>
     new S3RequestFailedError(`${operation} of ${inner.uri(key)} failed: connection reset (injected)`, {
       connector: 's3',
@@ -279,13 +283,24 @@ function faultyS3Store(prefix: string): { store: ObjectStore; inject: (fault: Fa
     putIfAbsent: async (key, body, options) => {
       const tripped = trips('putIfAbsent', key);
       if (tripped?.when === 'before') throw injected('putIfAbsent', key);
+      if (tripped?.when === 'late') {
+        landsLate.set(key, body);
+        throw injected('putIfAbsent', key);
+      }
       const result = await inner.putIfAbsent(key, body, options);
       if (tripped?.when === 'after') throw injected('putIfAbsent', key);
       return result;
     },
     get: async (key, options) => {
       if (fault?.unreadable === true && failedKeys.includes(key)) throw injected('get', key);
-      return inner.get(key, options);
+      const late = landsLate.get(key);
+      if (late === undefined) return inner.get(key, options);
+      landsLate.delete(key);
+      try {
+        return await inner.get(key, options);
+      } finally {
+        await inner.putIfAbsent(key, late);
+      }
     },
     getRange: (key, start, end, options) => inner.getRange(key, start, end, options),
     head: (key, options) => inner.head(key, options),
@@ -410,5 +425,16 @@ describe('an S3 error in the middle of a commit', () => {
     const reloaded = await Table.load(catalog, name);
     expect(reloaded.history().map((s) => s['snapshot-id'])).toEqual([before.snapshot, landed['snapshot-id'], retried['snapshot-id']]);
     expect(await idsOf(reloaded.metadataLocation, pyS3Properties)).toEqual(range(0, 30));
+  });
+
+  it('a metadata commit that fails but lands after the writer found nothing: recognised on the retry, committed once', async () => {
+    const { faulty, catalog, name, table, before } = await tableWithOneCommit();
+    faulty.inject({ operation: 'putIfAbsent', key: /\/v\d+\.metadata\.json$/, when: 'late' });
+    const snapshot = await table.append(rowsFrom(10, 10));
+    expect(faulty.failedKeys).toHaveLength(1);
+    const reloaded = await Table.load(catalog, name);
+    expect(reloaded.history().map((s) => s['snapshot-id'])).toEqual([before.snapshot, snapshot['snapshot-id']]);
+    // The files the landed commit references are all there: pyiceberg reads every row.
+    expect(await idsOf(reloaded.metadataLocation, pyS3Properties)).toEqual(range(0, 20));
   });
 });
