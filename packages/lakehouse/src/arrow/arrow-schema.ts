@@ -24,6 +24,11 @@ import { isPrimitive, parsePrimitive } from './primitive-type.js';
 /**
  * The Arrow field-metadata key holding a field's Iceberg id. Parquet writers built on Arrow (arrow-rs, pyarrow)
  * turn it into the Parquet schema's `field_id`, which is how Iceberg readers match columns.
+ *
+ * @example
+ * ```ts
+ * const field = new Field('order_id', new Int64(), false, new Map([[FIELD_ID_KEY, '1']]));
+ * ```
  */
 export const FIELD_ID_KEY = 'PARQUET:field_id';
 

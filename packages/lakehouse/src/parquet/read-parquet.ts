@@ -38,7 +38,7 @@ const BATCH_ROWS = 65_536;
  * - columns of the file that the schema no longer has (dropped) are ignored.
  *
  * The same holds inside structs, lists and maps. Rows come out in file order, so a row's index is its position for
- * Iceberg position deletes. Files written by pyarrow/pyiceberg, Spark or Tributary are read alike. A file whose
+ * Iceberg position deletes. Only the file's columns that the (projected) schema needs are decoded. Files written by pyarrow/pyiceberg, Spark or Tributary are read alike. A file whose
  * columns carry no field ids at all (not written for Iceberg) is matched by name instead.
  *
  * @param options `columns` — field ids of the top-level columns to return (default all); `table`, `file` — named in

@@ -71,6 +71,13 @@ export type WriteParquetOptions = z.input<typeof writeParquetOptionsSchema>;
  * Leaves inside a list or map carry counts but no bounds. `nanCount` is present for `float` and `double` columns
  * only. `valueCount` includes nulls; a null or empty list counts one null for each of its leaves (Parquet's levels).
  * `sizeBytes` is the compressed size of the column's chunks from the file footer.
+ *
+ * @example
+ * ```ts
+ * const file: ParquetFile = await writeParquet(schema, rows);
+ * const key = file.columns.find((metric) => metric.fieldId === 1);
+ * console.log(file.rowCount, file.splitOffsets, key?.lower, key?.upper); // 2 [4] 1n 2n
+ * ```
  */
 export interface ParquetFile {
   /** The whole file. */
