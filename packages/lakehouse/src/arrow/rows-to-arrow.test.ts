@@ -258,6 +258,7 @@ describe('rowsToArrow schema violations', () => {
       new LakehouseError('SCHEMA_VIOLATION', 'Row 1 is null, not an object of column values. Pass one plain object per row.'),
     );
     expect(() => rowsToArrow(single('int'), [], { tabel: 'x' } as never)).toThrow(InvalidOptionsError);
+    expect(() => rowsToArrow(single('int'), new Set([{ v: 1 }]) as never)).toThrow(/Rows must be an array of row objects, got object \{\}/);
   });
 
   it('describes values safely', () => {

@@ -51,6 +51,13 @@ export type RowsToArrowOptions = z.input<typeof rowsToArrowOptionsSchema>;
  */
 export function rowsToArrow(schema: IcebergSchema, rows: readonly Row[], options: RowsToArrowOptions = {}): Table {
   const { table } = parseOptions(rowsToArrowOptionsSchema, 'rowsToArrow', options);
+  if (!Array.isArray(rows)) {
+    throw new LakehouseError(
+      'SCHEMA_VIOLATION',
+      `Rows must be an array of row objects${table === undefined ? '' : ` for table ${table}`}, got ${describeValue(rows)}. Collect the rows into an array (or pass an Arrow table to writeParquet).`,
+      table === undefined ? {} : { table },
+    );
+  }
   const length = rows.length;
   for (let index = 0; index < length; index++) {
     const row = rows[index];

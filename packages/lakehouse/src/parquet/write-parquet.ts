@@ -1,4 +1,4 @@
-import { RecordBatch, Schema, Struct, Table, makeData, tableToIPC } from 'apache-arrow';
+import { RecordBatch, Schema, Struct, Table, isArrowTable, makeData, tableToIPC } from 'apache-arrow';
 import type { Data, DataType, Field } from 'apache-arrow';
 import { parquetMetadata } from 'hyparquet';
 import type { FileMetaData, SchemaElement } from 'hyparquet';
@@ -114,7 +114,8 @@ export interface ParquetFile {
 export async function writeParquet(schema: IcebergSchema, input: Table | readonly Row[], options: WriteParquetOptions = {}): Promise<ParquetFile> {
   const parsed = parseOptions(writeParquetOptionsSchema, 'writeParquet', options);
   const context = { ...(parsed.table === undefined ? {} : { table: parsed.table }), ...(parsed.file === undefined ? {} : { file: parsed.file }) };
-  const table = input instanceof Table ? conformTable(schema, input, parsed.table) : rowsToArrow(schema, input, parsed.table === undefined ? {} : { table: parsed.table });
+  // isArrowTable, not instanceof: a table built with another copy of apache-arrow is still a table.
+  const table = isArrowTable(input) ? conformTable(schema, input, parsed.table) : rowsToArrow(schema, input, parsed.table === undefined ? {} : { table: parsed.table });
   const metrics = columnMetrics(schema, table);
 
   const wasm = await loadParquetWasm();
