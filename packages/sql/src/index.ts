@@ -6,3 +6,7 @@
  */
 export { SqlError } from './errors.js';
 export type { SqlErrorContext } from './errors.js';
+export { sqlEngine } from './engine/sql-engine.js';
+export type { SqlEngine, SqlEngineOptions, QueryOptions, AsOf, SqlResult, SqlColumn, SqlRow } from './engine/sql-engine.js';
+export type { JsonValue } from './engine/result-values.js';
+export { ALLOWED_TABLE_FUNCTIONS } from './engine/validate-statement.js';
