@@ -51,7 +51,7 @@ export type RowsToArrowOptions = z.input<typeof rowsToArrowOptionsSchema>;
  */
 export function rowsToArrow(schema: IcebergSchema, rows: readonly Row[], options: RowsToArrowOptions = {}): Table {
   const { table } = parseOptions(rowsToArrowOptionsSchema, 'rowsToArrow', options);
-  if (!Array.isArray(rows)) {
+  if (!Array.isArray(rows as unknown)) {
     throw new LakehouseError(
       'SCHEMA_VIOLATION',
       `Rows must be an array of row objects${table === undefined ? '' : ` for table ${table}`}, got ${describeValue(rows)}. Collect the rows into an array (or pass an Arrow table to writeParquet).`,
