@@ -51,7 +51,9 @@ export type RowsToArrowOptions = z.input<typeof rowsToArrowOptionsSchema>;
  */
 export function rowsToArrow(schema: IcebergSchema, rows: readonly Row[], options: RowsToArrowOptions = {}): Table {
   const { table } = parseOptions(rowsToArrowOptionsSchema, 'rowsToArrow', options);
-  if (!Array.isArray(rows as unknown)) {
+  // Checked through `unknown`: Array.isArray would narrow the declared type to any[].
+  const given: unknown = rows;
+  if (!Array.isArray(given)) {
     throw new LakehouseError(
       'SCHEMA_VIOLATION',
       `Rows must be an array of row objects${table === undefined ? '' : ` for table ${table}`}, got ${describeValue(rows)}. Collect the rows into an array (or pass an Arrow table to writeParquet).`,
