@@ -15,7 +15,14 @@ import {
 import type { DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import type { IcebergType } from '@tributary/lakehouse';
 
-/** A JSON-safe value: what a row of a query result holds. */
+/**
+ * A JSON-safe value: what a row of a query result holds.
+ *
+ * @example
+ * ```ts
+ * const value: JsonValue = { total: '12.30', items: [1, 2], at: '2026-01-01T00:00:00.000Z' };
+ * ```
+ */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 /** ISO-8601 with microseconds when there are any (`2026-01-01T00:00:00.000123Z`). */

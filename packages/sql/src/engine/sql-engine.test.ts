@@ -207,12 +207,31 @@ describe('sqlEngine: refusals', () => {
     ['SELECT * FROM other.secret', 'UNKNOWN_TABLE'],
     ['SELECT * FROM orders', 'UNKNOWN_TABLE'],
     ['SELECT (SELECT count(*) FROM other.secret)', 'UNKNOWN_TABLE'],
+    ['SELECT * FROM duckdb_tables', 'UNKNOWN_TABLE'],
+    ['SELECT * FROM (WITH duckdb_tables AS (SELECT 1) SELECT * FROM duckdb_tables), duckdb_tables', 'UNKNOWN_TABLE'],
+    ["SELECT (SELECT count(*) FROM read_csv('/etc/passwd'))", 'SQL_REFUSED'],
+    ["SELECT 1 WHERE EXISTS (FROM read_text('/etc/passwd'))", 'SQL_REFUSED'],
+    ['SELECT * FROM memory.main.x', 'UNKNOWN_TABLE'],
     ['SELEC 1', 'SQL_SYNTAX'],
   ];
   it.each(escapes)('%s -> %s', async (sql, code) => {
     const error = await refusal(sql);
     expect(error.code).toBe(code);
     expect(error.message.length).toBeGreaterThan(20);
+  });
+
+  it('refuses DuckDB AT (...) time travel syntax (asOf is the way)', async () => {
+    const error = await refusal(`SELECT * FROM ${ns}.orders AT (VERSION => 1)`);
+    expect(error.code).toBe('SQL_REFUSED');
+    expect(error.message).toContain('asOf');
+  });
+
+  it('allows CTEs in scope, recursive ones included', async () => {
+    const result = await engine.query(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5), o AS (SELECT order_id FROM ${ns}.orders)
+       SELECT (SELECT sum(i) FROM n) AS s, (SELECT count(*) FROM o WHERE order_id < 10) AS c`,
+    );
+    expect(result.rows).toEqual([{ s: 15, c: 8 }]);
   });
 
   it('names the table and the allowlist for an unknown table', async () => {

@@ -118,7 +118,9 @@ export type QueryOptions = z.input<typeof queryOptionsSchema>;
  * ```
  */
 export interface SqlColumn {
+  /** Column name as the query spelled it (or as DuckDB derived it, e.g. `count_star()`). */
   readonly name: string;
+  /** DuckDB type name. */
   readonly type: string;
 }
 
@@ -142,6 +144,7 @@ export type SqlRow = Record<string, JsonValue>;
  * ```
  */
 export interface SqlResult {
+  /** Result columns, in order. */
   readonly columns: readonly SqlColumn[];
   /** At most `maxRows` rows. */
   readonly rows: SqlRow[];

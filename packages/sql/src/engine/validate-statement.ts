@@ -8,6 +8,11 @@ import { SqlError } from '../errors.js';
  * file readers: an allowlist does not depend on knowing every function of every DuckDB version.
  *
  * `range` / `generate_series` / `unnest` only compute; the row cap and the timeout bound them.
+ *
+ * @example
+ * ```ts
+ * ALLOWED_TABLE_FUNCTIONS.has('read_csv'); // false
+ * ```
  */
 export const ALLOWED_TABLE_FUNCTIONS: ReadonlySet<string> = new Set(['range', 'generate_series', 'unnest']);
 
@@ -75,17 +80,11 @@ export async function validateStatement(
   }
 
   const byLowerName = new Map(allowlist.map((name) => [name.toLowerCase(), name]));
-  const cteNames = new Set<string>();
-  collect(ast, (node) => {
-    const map = (node['cte_map'] as AstNode | undefined)?.['map'];
-    if (Array.isArray(map)) for (const entry of map as AstNode[]) cteNames.add(String(entry['key']).toLowerCase());
-  });
-
   const tables = new Set<string>();
   const columnNames = new Set<string>();
   const bareNames = new Set<string>();
   let everyColumn = false;
-  collect(ast, (node) => {
+  collect(ast, new Set(), (node, cteNames) => {
     switch (node['type']) {
       case 'BASE_TABLE': {
         const catalog = text(node['catalog_name']);
@@ -146,14 +145,26 @@ export async function validateStatement(
 
 type AstNode = Record<string, unknown>;
 
-function collect(node: unknown, visit: (node: AstNode) => void): void {
+/**
+ * Visits every object of the AST with the CTE names in scope there. A CTE name is in scope only inside the query node
+ * that defines it: `SELECT * FROM (WITH duckdb_tables AS (...) SELECT ...), duckdb_tables` must not pass the second,
+ * out-of-scope `duckdb_tables` (a system view) off as the CTE.
+ */
+function collect(node: unknown, scope: ReadonlySet<string>, visit: (node: AstNode, cteNames: ReadonlySet<string>) => void): void {
   if (Array.isArray(node)) {
-    for (const item of node) collect(item, visit);
+    for (const item of node) collect(item, scope, visit);
     return;
   }
   if (node === null || typeof node !== 'object') return;
-  visit(node as AstNode);
-  for (const value of Object.values(node)) collect(value, visit);
+  const record = node as AstNode;
+  let inner = scope;
+  const map = (record['cte_map'] as AstNode | undefined)?.['map'];
+  if (Array.isArray(map) && map.length > 0) {
+    inner = new Set(scope);
+    for (const entry of map as AstNode[]) inner.add(text(entry['key']).toLowerCase());
+  }
+  visit(record, inner);
+  for (const value of Object.values(record)) collect(value, inner, visit);
 }
 
 /** A string field of the AST ('' when absent or not a string). */
