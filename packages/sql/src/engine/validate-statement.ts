@@ -160,8 +160,9 @@ function collect(node: unknown, scope: ReadonlySet<string>, visit: (node: AstNod
   let inner = scope;
   const map = (record['cte_map'] as AstNode | undefined)?.['map'];
   if (Array.isArray(map) && map.length > 0) {
-    inner = new Set(scope);
-    for (const entry of map as AstNode[]) inner.add(text(entry['key']).toLowerCase());
+    const names = new Set(scope);
+    for (const entry of map as AstNode[]) names.add(text(entry['key']).toLowerCase());
+    inner = names;
   }
   visit(record, inner);
   for (const value of Object.values(record)) collect(value, inner, visit);
