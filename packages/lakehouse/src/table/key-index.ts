@@ -38,36 +38,52 @@ export class KeyIndex {
     return this.byKey.get(key);
   }
 
-  /** Brings the index to the snapshot whose live entries are given: indexes new files, drops gone ones, applies deletes. */
+  /**
+   * Brings the index to the snapshot whose live entries are given: indexes new files, drops gone ones, applies delete
+   * files not applied yet, then decides where each key lives from the surviving rows, newest data first (a key whose
+   * row was rewritten lives in the file with the highest data sequence number), so the order of `entries` does not
+   * matter.
+   */
   async sync(loaded: LoadedTable, entries: readonly LiveEntry[]): Promise<void> {
-    const live = new Set<string>();
-    const dataFiles: DataFile[] = [];
+    const live = new Map<string, number>();
     const deleteFiles: DataFile[] = [];
     for (const { entry } of entries) {
-      if (entry.dataFile.content === FileContent.Data) {
-        live.add(entry.dataFile.filePath);
-        dataFiles.push(entry.dataFile);
-      } else if (entry.dataFile.content === FileContent.PositionDeletes) {
-        deleteFiles.push(entry.dataFile);
+      if (entry.dataFile.content === FileContent.Data) live.set(entry.dataFile.filePath, entry.sequenceNumber ?? 0);
+      else if (entry.dataFile.content === FileContent.PositionDeletes) deleteFiles.push(entry.dataFile);
+    }
+    let changed = false;
+    for (const file of this.files.keys()) {
+      if (!live.has(file)) {
+        this.files.delete(file);
+        changed = true;
       }
     }
-    for (const [file, keys] of this.files) {
-      if (live.has(file)) continue;
-      keys.forEach((key, pos) => {
-        if (key !== undefined && this.byKey.get(key)?.file === file && this.byKey.get(key)?.pos === pos) this.byKey.delete(key);
-      });
-      this.files.delete(file);
-    }
-    const unindexed = dataFiles.filter((f) => !this.files.has(f.filePath));
-    for (const file of unindexed) {
-      const rows = arrowToRows(await readParquet(await loaded.io.read(file.filePath), this.keySchema), this.keySchema);
-      this.addFile(file.filePath, rows.map((row) => keyOf(this.keySchema, row)));
+    for (const file of live.keys()) {
+      if (this.files.has(file)) continue;
+      const rows = arrowToRows(await readParquet(await loaded.io.read(file), this.keySchema), this.keySchema);
+      this.files.set(
+        file,
+        rows.map((row) => keyOf(this.keySchema, row)),
+      );
+      changed = true;
     }
     for (const file of deleteFiles) {
       if (this.appliedDeletes.has(file.filePath)) continue;
       const rows = arrowToRows(await readParquet(await loaded.io.read(file.filePath), POSITION_DELETE_SCHEMA), POSITION_DELETE_SCHEMA);
-      for (const row of rows) this.deletePosition(String(row.file_path), Number(row.pos));
+      for (const row of rows) {
+        const keys = this.files.get(String(row.file_path));
+        if (keys !== undefined) keys[Number(row.pos)] = undefined;
+      }
       this.appliedDeletes.add(file.filePath);
+      changed = true;
+    }
+    if (!changed) return;
+    this.byKey.clear();
+    const ordered = [...this.files.keys()].sort((a, b) => (live.get(a) ?? 0) - (live.get(b) ?? 0));
+    for (const file of ordered) {
+      this.files.get(file)!.forEach((key, pos) => {
+        if (key !== undefined) this.byKey.set(key, { file, pos });
+      });
     }
   }
 

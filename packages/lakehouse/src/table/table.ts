@@ -438,13 +438,19 @@ export class Table {
     let deleteFiles: DataFile[] = [];
     let targets: { dataFile: DataFile; partitionPath: string; positions: number[] }[] = [];
     if (positionDeletes.size > 0) {
-      const { entries } = await liveEntries(base, baseSnapshot);
-      const byPath = new Map(entries.map((e) => [e.entry.dataFile.filePath, e.entry.dataFile]));
-      targets = [...positionDeletes].map(([path, positions]) => {
-        const dataFile = byPath.get(path)!;
-        return { dataFile, partitionPath: partitionPathOf(spec, schema, dataFile), positions };
-      });
-      deleteFiles = await writePositionDeletes(base.io, base.metadata.location, targets, settings);
+      try {
+        const { entries } = await liveEntries(base, baseSnapshot);
+        const byPath = new Map(entries.map((e) => [e.entry.dataFile.filePath, e.entry.dataFile]));
+        targets = [...positionDeletes].map(([path, positions]) => {
+          const dataFile = byPath.get(path)!;
+          return { dataFile, partitionPath: partitionPathOf(spec, schema, dataFile), positions };
+        });
+        deleteFiles = await writePositionDeletes(base.io, base.metadata.location, targets, settings, this.name);
+      } catch (error) {
+        // Nothing references the data files just written: remove them rather than leave orphans.
+        await base.io.deleteMany(written.files.map((f) => f.filePath)).catch(() => undefined);
+        throw error;
+      }
     }
     const operation: SnapshotOperation =
       deleteFiles.length === 0 ? 'append' : written.files.length === 0 ? 'delete' : 'overwrite';
@@ -478,7 +484,9 @@ export class Table {
         perFile.set(location.file, list);
       });
       for (const [file, fileKeys] of perFile) this.keyIndex.addFile(file, fileKeys);
-      this.indexedAt = snapshot['snapshot-id'];
+      // Only when the commit sat directly on the base the index knew is the index now current; after a rebase over
+      // another writer's commit, the next upsert first catches up with that writer's files.
+      this.indexedAt = snapshot['parent-snapshot-id'] === baseSnapshot?.['snapshot-id'] ? snapshot['snapshot-id'] : undefined;
     }
     return snapshot;
   }

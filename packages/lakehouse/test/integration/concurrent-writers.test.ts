@@ -319,8 +319,8 @@ describe('key index across writers (filesystem)', () => {
   // another writer's commit without a key conflict, Table marks its key index as current at the new snapshot although
   // the index never saw the other writer's files; a later upsert of one of that writer's keys then adds a second row.
   // Fix: in commitOnce, set `indexedAt` to the new snapshot only when its parent is the snapshot the index was synced
-  // at (otherwise leave it unset so the next upsert syncs). Turn `it.fails` into `it` once fixed.
-  it.fails('a writer whose commit was rebased over another writer\'s upsert later replaces that writer\'s row', async () => {
+  // at (otherwise leave it unset so the next upsert syncs).
+  it('a writer whose commit was rebased over another writer\'s upsert later replaces that writer\'s row', async () => {
     const warehouse = `wh-${randomUUID()}`;
     const name = `cw.rebased_${randomUUID().slice(0, 8)}`;
     const creator = await Table.create(local.catalog(warehouse), name, { schema });
