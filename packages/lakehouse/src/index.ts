@@ -28,7 +28,7 @@ export { SchemaViolationError } from './arrow/schema-violation-error.js';
 export type { SchemaViolationContext } from './arrow/schema-violation-error.js';
 
 // Partitioning and sort orders
-export { buildPartitionSpec, partitionType, partitionValues, partitionPath, UNPARTITIONED_SPEC } from './spec/partition-spec.js';
+export { buildPartitionSpec, createPartitioner, partitionType, partitionValues, partitionPath, UNPARTITIONED_SPEC } from './spec/partition-spec.js';
 export type { PartitionSpec, PartitionField, PartitionFieldRequest, BuildPartitionSpecOptions } from './spec/partition-spec.js';
 export { buildSortOrder, UNSORTED_ORDER } from './spec/sort-order.js';
 export type { SortOrder, SortField, SortFieldRequest, BuildSortOrderOptions } from './spec/sort-order.js';

@@ -52,12 +52,12 @@ function canonicalValue(type: unknown, value: unknown): unknown {
   if (value === null || value === undefined) return null;
   switch (type) {
     case 'long':
-      return String(value);
+      return typeof value === 'bigint' || typeof value === 'number' ? String(value) : JSON.stringify(value);
     case 'timestamp':
     case 'timestamptz':
       if (value instanceof Date) return String(BigInt(value.getTime()) * 1000n);
       if (typeof value === 'string') return String(BigInt(Date.parse(value)) * 1000n);
-      return String(value);
+      return typeof value === 'bigint' || typeof value === 'number' ? String(value) : JSON.stringify(value);
     case 'binary':
       return Buffer.from(value as Uint8Array).toString('hex');
     default:
