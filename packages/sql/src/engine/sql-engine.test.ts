@@ -294,6 +294,17 @@ describe('sqlEngine: refusals', () => {
     expect(error.code).toBe('SQL_ABORTED');
   });
 
+  it('refuses to load a table larger than maxScanRows', async () => {
+    const small = sqlEngine({ catalog, tables: [`${ns}.orders`, `${ns}.customers`], maxScanRows: 100 });
+    const error = await small.query(`SELECT count(*) FROM ${ns}.orders`).then(
+      () => undefined,
+      (e: unknown) => e as SqlError,
+    );
+    expect(error?.code).toBe('TABLE_TOO_LARGE');
+    expect(error?.table).toBe(`${ns}.orders`);
+    expect((await small.query(`SELECT count(*) AS n FROM ${ns}.customers`)).rows).toEqual([{ n: 7 }]);
+  });
+
   it('refuses queries after close', async () => {
     const closed = sqlEngine({ catalog, tables: [`${ns}.orders`] });
     closed.close();
