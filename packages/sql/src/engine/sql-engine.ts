@@ -236,13 +236,16 @@ export function sqlEngine(options: SqlEngineOptions): SqlEngine {
     );
     const onAbort = (): void => halt({ code: 'SQL_ABORTED', message: 'The query was cancelled.' });
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    // Only the lakehouse reads (JavaScript and object-store IO) are raced against the deadline. DuckDB calls are
+    // awaited to their end — interrupt() makes them fail promptly — so the database is never closed under a running
+    // native call.
     const race = <T>(promise: Promise<T>): Promise<T> => Promise.race([promise, stopped]);
 
     try {
       // Configuration is locked before the statement is even parsed: nothing it contains can re-enable access.
       sandbox = await openSandbox(config);
       const connection = sandbox.connection;
-      const validated = await race(validateStatement(connection, sql, config.tables));
+      const validated = await validateStatement(connection, sql, config.tables);
       const asOf = asOfPerTable(opts.asOf, validated.tables, config.tables, shown);
 
       const snapshots: Record<string, string | null> = {};
@@ -266,23 +269,25 @@ export function sqlEngine(options: SqlEngineOptions): SqlEngine {
             { sql: shown, table: name },
           );
         }
+        if (stop !== undefined) throw new SqlError(stop.code, stop.message, { sql: shown });
         const [namespace, tableName] = name.split('.') as [string, string];
-        await race(loadTable(connection, namespace, tableName, fields, rows));
+        await loadTable(connection, namespace, tableName, fields, rows);
       }
 
-      const prepared = await race(connection.prepare(sql));
+      if (stop !== undefined) throw new SqlError(stop.code, stop.message, { sql: shown });
+      const prepared = await connection.prepare(sql);
       // Second, independent check on the bound statement: DuckDB's own classification must say SELECT.
       if (prepared.statementType !== StatementType.SELECT) {
         throw new SqlError('SQL_REFUSED', 'Only a read-only SELECT is allowed.', { sql: shown });
       }
       if (opts.params !== undefined) prepared.bind(opts.params);
-      const result = await race(prepared.stream());
+      const result = await prepared.stream();
       const columnNames = result.columnNames();
       const columnTypes = result.columnTypes();
       const raw: DuckDBValue[][] = [];
       let truncated = false;
       for (;;) {
-        const chunk = await race(result.fetchChunk());
+        const chunk = await result.fetchChunk();
         if (chunk === null || chunk.rowCount === 0) break;
         for (const row of chunk.getRows()) {
           if (raw.length === maxRows) {
