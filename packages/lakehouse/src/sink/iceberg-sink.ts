@@ -214,16 +214,30 @@ class IcebergSink<V> implements Sink<V> {
     };
     check(full, schema);
     if (keysOnly.length > 0) check(keysOnly, keySchema);
+    // Consecutive changes of one kind go to the transaction as one run (order across kinds is kept): per-row calls
+    // made the commit normalise keys once per row.
     const tx = this.#tx!;
+    let run: Row[] = [];
+    let runOp: RowChange['op'] | undefined;
+    const flush = () => {
+      if (run.length === 0) return;
+      if (runOp === 'append') tx.append(run);
+      else if (runOp === 'upsert') tx.upsert(run);
+      else tx.delete(run);
+      run = [];
+    };
     for (const item of changes) {
       if (!valid.has(item)) continue;
       const { op, row } = item.change;
-      if (op === 'append') tx.append([row]);
-      else if (op === 'upsert') tx.upsert([row]);
-      else tx.delete([row]);
+      if (op !== runOp) {
+        flush();
+        runOp = op;
+      }
+      run.push(row);
       this.#rows++;
       this.#bytes += estimateBytes(row);
     }
+    flush();
     const now = this.#context?.clock.now() ?? Date.now();
     this.#oldest ??= this.#rows > 0 ? now : undefined;
     if (

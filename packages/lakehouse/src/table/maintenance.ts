@@ -269,8 +269,8 @@ async function compactBatch(
   try {
     for (const bin of bins) {
       const rows: Row[] = [];
-      for (const path of bin) rows.push(...(await readTask(loaded, schema, tasks.get(path)!)));
-      added.push(...(await writeDataFiles(loaded.io, metadata.location, schema, spec, rows, settings, name)).files);
+      for (const path of bin) for (const row of await readTask(loaded, schema, tasks.get(path)!)) rows.push(row);
+      for (const file of (await writeDataFiles(loaded.io, metadata.location, schema, spec, rows, settings, name)).files) added.push(file);
     }
   } catch (error) {
     await loaded.io.deleteMany(added.map((f) => f.filePath)).catch(() => undefined);

@@ -260,7 +260,7 @@ export class Table {
     }
     for (const [path, task] of fromTasks) {
       if (toTasks.has(path)) continue;
-      deleted.push(...(await readPositions(fromPlan!, task)));
+      for (const row of await readPositions(fromPlan!, task)) deleted.push(row);
     }
     cancelOut(added, deleted, schema);
     return { fromSnapshotId, toSnapshotId: to, added, deleted };
@@ -401,7 +401,7 @@ export class Table {
     const latest = new Map<string, Row | null>();
     for (const operation of pending) {
       if (operation.kind === 'append') {
-        appended.push(...operation.rows);
+        for (const row of operation.rows) appended.push(row);
         continue;
       }
       if (keySchema === undefined) {
