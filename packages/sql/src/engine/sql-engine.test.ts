@@ -154,6 +154,13 @@ describe('sqlEngine: results', () => {
     expect(now.rows).toEqual([{ n: rowsNow.length, top: (2n ** 60n + 7n).toString(), refunded: 50 }]);
   });
 
+  it('keeps every column when names repeat', async () => {
+    const result = await engine.query(`SELECT 1 AS a, 2 AS a, 3 AS a_1`, { arrow: true });
+    expect(result.rows).toEqual([{ a: 1, a_1: 2, a_1_1: 3 }]);
+    expect(result.columns.map((c) => c.name)).toEqual(['a', 'a_1', 'a_1_1']);
+    expect(result.arrow?.schema.fields.map((f) => f.name)).toEqual(['a', 'a_1', 'a_1_1']);
+  });
+
   it('caps rows and says so', async () => {
     const result = await engine.query(`SELECT order_id FROM ${ns}.orders ORDER BY order_id`, { maxRows: 10 });
     expect(result.rows).toHaveLength(10);

@@ -282,7 +282,7 @@ export function sqlEngine(options: SqlEngineOptions): SqlEngine {
       }
       if (opts.params !== undefined) prepared.bind(opts.params);
       const result = await prepared.stream();
-      const columnNames = result.columnNames();
+      const columnNames = uniqueNames(result.columnNames());
       const columnTypes = result.columnTypes();
       const raw: DuckDBValue[][] = [];
       let truncated = false;
@@ -388,14 +388,22 @@ function readsEveryColumn(validated: { columnNames: ReadonlySet<string> | undefi
   return false;
 }
 
-function toArrow(names: readonly string[], types: readonly ReturnType<typeof icebergTypeOf>[], raw: readonly DuckDBValue[][]): ArrowTable {
-  // Result column names can repeat (`SELECT a.id, b.id`); Arrow columns need unique names, so repeats get a suffix.
-  const seen = new Map<string, number>();
-  const unique = names.map((name) => {
-    const n = seen.get(name) ?? 0;
-    seen.set(name, n + 1);
-    return n === 0 ? name : `${name}_${n}`;
+/**
+ * Result column names can repeat (`SELECT a.id, b.id`); rows are objects and Arrow columns need unique names, so a
+ * repeat gets a suffix (`id`, `id_1`) that no other column has.
+ */
+function uniqueNames(names: readonly string[]): string[] {
+  const taken = new Set<string>();
+  return names.map((name) => {
+    let candidate = name;
+    for (let n = 1; taken.has(candidate); n++) candidate = `${name}_${n}`;
+    taken.add(candidate);
+    return candidate;
   });
+}
+
+function toArrow(names: readonly string[], types: readonly ReturnType<typeof icebergTypeOf>[], raw: readonly DuckDBValue[][]): ArrowTable {
+  const unique = names;
   const schema: IcebergSchema = {
     type: 'struct',
     'schema-id': 0,
