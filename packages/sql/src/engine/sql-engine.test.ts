@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidOptionsError } from '@tributary/core';
 import { localObjectStore } from '@tributary/connectors/s3';
-import { Table, storageCatalog } from '@tributary/lakehouse';
+import { Table, addColumn, renameColumn, storageCatalog } from '@tributary/lakehouse';
 import type { Catalog, IcebergSchema, Row } from '@tributary/lakehouse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqlError } from '../errors.js';
@@ -159,6 +159,26 @@ describe('sqlEngine: results', () => {
     expect(result.rows).toEqual([{ a: 1, a_1: 2, a_1_1: 3 }]);
     expect(result.columns.map((c) => c.name)).toEqual(['a', 'a_1', 'a_1_1']);
     expect(result.arrow?.schema.fields.map((f) => f.name)).toEqual(['a', 'a_1', 'a_1_1']);
+  });
+
+  it('time travel reads the columns as they were (schema evolution)', async () => {
+    const name = `${ns}.evolving`;
+    const table = await Table.create(catalog, name, { schema: customersSchema });
+    const before = (await table.append([{ customer_id: 1, name: 'a' }]))['snapshot-id'];
+    await table.evolveSchema((v) => renameColumn(addColumn(v, 'tier', 'string'), 'name', 'label'));
+    await table.append([{ customer_id: 2, label: 'b', tier: 'gold' }]);
+    const evolving = sqlEngine({ catalog, tables: [name] });
+    const old = await evolving.query(`SELECT * FROM ${name}`, { asOf: { snapshotId: before } });
+    expect(old.columns.map((c) => c.name)).toEqual(['customer_id', 'name']);
+    expect(old.rows).toEqual([{ customer_id: 1, name: 'a' }]);
+    const now = await evolving.query(`SELECT * FROM ${name} ORDER BY customer_id`);
+    expect(now.columns.map((c) => c.name)).toEqual(['customer_id', 'label', 'tier']);
+    expect(now.rows).toEqual([
+      { customer_id: 1, label: 'a', tier: null },
+      { customer_id: 2, label: 'b', tier: 'gold' },
+    ]);
+    const pruned = await evolving.query(`SELECT label FROM ${name} WHERE tier IS NULL`);
+    expect(pruned.rows).toEqual([{ label: 'a' }]);
   });
 
   it('caps rows and says so', async () => {
