@@ -2,6 +2,7 @@ import { StatementType } from '@duckdb/node-api';
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { Table as ArrowTable } from 'apache-arrow';
 import { z } from 'zod';
+import { InvalidOptionsError } from '@tributary/core';
 import { Table, currentSnapshot, rowsToArrow, snapshotAsOf, snapshotById } from '@tributary/lakehouse';
 import type { Catalog, IcebergSchema, Row as LakehouseRow, Snapshot, TableMetadata } from '@tributary/lakehouse';
 import { SqlError } from '../errors.js';
@@ -166,9 +167,11 @@ export interface SqlResult {
  */
 export interface SqlEngine {
   /**
-   * Runs one read-only SELECT. Fails with {@link SqlError}: `SQL_SYNTAX`, `SQL_REFUSED` (not a single SELECT, a
-   * forbidden table function, DESCRIBE...), `UNKNOWN_TABLE`, `SNAPSHOT_NOT_FOUND`, `TABLE_TOO_LARGE`, `SQL_TIMEOUT`,
-   * `SQL_ABORTED`, `SQL_FAILED` (DuckDB refused it while running, e.g. a type error), `ENGINE_CLOSED`.
+   * Runs one read-only SELECT. Invalid options throw `InvalidOptionsError` (limits above the engine's included).
+   * Otherwise fails with {@link SqlError}: `SQL_SYNTAX`, `SQL_REFUSED` (not a single SELECT, a forbidden table
+   * function, DESCRIBE, `AT (...)`...), `UNKNOWN_TABLE`, `INVALID_AS_OF`, `SNAPSHOT_NOT_FOUND`, `TABLE_TOO_LARGE`,
+   * `SQL_TIMEOUT`, `SQL_ABORTED`, `SQL_FAILED` (DuckDB refused it while running, e.g. a type error or an unknown
+   * column), `ENGINE_CLOSED`; a catalog or object-store failure keeps its own error (`LakehouseError`...).
    */
   query(sql: string, options?: QueryOptions): Promise<SqlResult>;
   /** Refuses further queries. Queries in flight finish. */
@@ -209,10 +212,10 @@ export function sqlEngine(options: SqlEngineOptions): SqlEngine {
     const maxRows = opts.maxRows ?? config.maxRows;
     const timeoutMs = opts.timeoutMs ?? config.timeoutMs;
     if (maxRows > config.maxRows) {
-      throw new SqlError('INVALID_OPTIONS', `maxRows ${maxRows} exceeds the engine's limit of ${config.maxRows}.`);
+      throw new InvalidOptionsError('query', [`maxRows: ${maxRows} exceeds the engine's limit of ${config.maxRows}`]);
     }
     if (timeoutMs > config.timeoutMs) {
-      throw new SqlError('INVALID_OPTIONS', `timeoutMs ${timeoutMs} exceeds the engine's limit of ${config.timeoutMs}.`);
+      throw new InvalidOptionsError('query', [`timeoutMs: ${timeoutMs} exceeds the engine's limit of ${config.timeoutMs}`]);
     }
     const shown = truncate(sql);
     if (opts.signal?.aborted === true) throw new SqlError('SQL_ABORTED', 'The query was cancelled before it started.', { sql: shown });
