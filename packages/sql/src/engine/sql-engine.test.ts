@@ -313,6 +313,19 @@ describe('sqlEngine: refusals', () => {
     expect(performance.now() - started).toBeLessThan(5000);
   });
 
+  it('times out while loading a table too (a catalog that hangs)', async () => {
+    const slow = new Proxy(catalog, {
+      get(target, property, receiver) {
+        if (property !== 'loadTable') return Reflect.get(target, property, receiver) as unknown;
+        return () => new Promise(() => {}); // never answers
+      },
+    });
+    const hanging = sqlEngine({ catalog: slow, tables: [`${ns}.orders`], timeoutMs: 300 });
+    const started = performance.now();
+    await expect(hanging.query(`SELECT count(*) FROM ${ns}.orders`)).rejects.toMatchObject({ code: 'SQL_TIMEOUT' });
+    expect(performance.now() - started).toBeLessThan(3000);
+  });
+
   it('cancels on an AbortSignal', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 200);
