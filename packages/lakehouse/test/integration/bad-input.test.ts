@@ -8,16 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, truncate, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  CreateBucketCommand,
-  DeleteBucketCommand,
-  DeleteObjectsCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from '@aws-sdk/client-s3';
 import { toSink } from '@tributary/core';
 import { TestDriver } from '@tributary/core/testing';
-import { localObjectStore, s3ObjectStore, S3RequestFailedError } from '@tributary/connectors/s3';
+import { localObjectStore, S3RequestFailedError } from '@tributary/connectors/s3';
 import type { ObjectBody, ObjectStore } from '@tributary/connectors/s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommitStateUnknownError } from '../../src/catalog/catalog.js';
@@ -29,7 +22,7 @@ import { icebergSink, positionsSummaryKey } from '../../src/sink/iceberg-sink.js
 import { buildPartitionSpec } from '../../src/spec/partition-spec.js';
 import { Table } from '../../src/table/table.js';
 import { pyicebergRead, pyS3Properties } from '../support/pyiceberg.js';
-import { services } from '../../../../test/support/services.js';
+import { TestBucket } from '../support/s3-bucket.js';
 
 const schema: IcebergSchema = {
   type: 'struct',
@@ -213,15 +206,7 @@ describe('a corrupt newest metadata file', () => {
 
 // ---- S3 errors in the middle of a commit ----
 
-const bucket = `tributary-lake-bad-${randomUUID().slice(0, 8)}`;
-const admin = new S3Client({
-  endpoint: services.s3Endpoint,
-  region: services.s3Region,
-  credentials: services.s3Credentials,
-  forcePathStyle: true,
-  maxAttempts: 1,
-});
-const s3Stores: ObjectStore[] = [];
+const s3 = new TestBucket('bad');
 
 /** Which write fails, and how. */
 interface Fault {
@@ -241,15 +226,7 @@ interface Fault {
 
 /** The real S3 store behind a double that fails one chosen write, as a dropped connection would. */
 function faultyS3Store(prefix: string): { store: ObjectStore; inject: (fault: Fault) => void; failedKeys: string[] } {
-  const inner = s3ObjectStore({
-    bucket,
-    prefix,
-    endpoint: services.s3Endpoint,
-    region: services.s3Region,
-    forcePathStyle: true,
-    credentials: services.s3Credentials,
-  });
-  s3Stores.push(inner);
+  const inner = s3.store(prefix);
   let fault: Fault | undefined;
   let matched = 0;
   const failedKeys: string[] = [];
@@ -257,7 +234,7 @@ function faultyS3Store(prefix: string): { store: ObjectStore; inject: (fault: Fa
   const injected = (operation: string, key: string) =>
     new S3RequestFailedError(`${operation} of ${inner.uri(key)} failed: connection reset (injected)`, {
       connector: 's3',
-      location: bucket,
+      location: s3.name,
       operation,
       key,
       retriable: true,
@@ -321,36 +298,12 @@ function faultyS3Store(prefix: string): { store: ObjectStore; inject: (fault: Fa
 
 /** Keys under `prefix` in the bucket, relative to `prefix`. */
 async function bucketKeys(prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await admin.send(
-      new ListObjectsV2Command({ Bucket: bucket, ...(prefix === '' ? {} : { Prefix: `${prefix}/` }), ContinuationToken: token }),
-    );
-    for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(prefix === '' ? object.Key : object.Key.slice(prefix.length + 1));
-    token = page.NextContinuationToken;
-  } while (token !== undefined);
-  return keys.sort();
+  return (await s3.keys(`${prefix}/`)).map((key) => key.slice(prefix.length + 1));
 }
 
 describe('an S3 error in the middle of a commit', () => {
-  beforeAll(async () => {
-    await admin.send(new CreateBucketCommand({ Bucket: bucket }));
-  });
-
-  afterAll(async () => {
-    try {
-      await Promise.all(s3Stores.map((store) => store.close()));
-      const keys = await bucketKeys('').catch(() => []);
-      for (let i = 0; i < keys.length; i += 1000) {
-        const objects = keys.slice(i, i + 1000).map((key) => ({ Key: key }));
-        await admin.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
-      }
-      await admin.send(new DeleteBucketCommand({ Bucket: bucket }));
-    } finally {
-      admin.destroy();
-    }
-  });
+  beforeAll(() => s3.create());
+  afterAll(() => s3.destroy());
 
   /** A partitioned table on the faulty store with one good commit (ids 0..9 in two data files). */
   async function tableWithOneCommit() {

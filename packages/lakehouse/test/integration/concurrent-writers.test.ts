@@ -9,14 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  CreateBucketCommand,
-  DeleteBucketCommand,
-  DeleteObjectsCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from '@aws-sdk/client-s3';
-import { localObjectStore, s3ObjectStore } from '@tributary/connectors/s3';
+import { localObjectStore } from '@tributary/connectors/s3';
 import type { ObjectStore } from '@tributary/connectors/s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storageCatalog } from '../../src/catalog/storage-catalog.js';
@@ -26,7 +19,7 @@ import type { Snapshot } from '../../src/metadata/table-metadata.js';
 import type { IcebergSchema, Row } from '../../src/schema/types.js';
 import { Table } from '../../src/table/table.js';
 import { pyicebergRead, pyS3Properties } from '../support/pyiceberg.js';
-import { services } from '../../../../test/support/services.js';
+import { TestBucket } from '../support/s3-bucket.js';
 
 const schema: IcebergSchema = {
   type: 'struct',
@@ -39,37 +32,17 @@ const schema: IcebergSchema = {
   ],
 };
 
-const bucket = `tributary-lake-cw-${randomUUID().slice(0, 8)}`;
-const admin = new S3Client({
-  endpoint: services.s3Endpoint,
-  region: services.s3Region,
-  credentials: services.s3Credentials,
-  forcePathStyle: true,
-  maxAttempts: 1,
-});
+const s3 = new TestBucket('cw');
 let root: string;
-const stores: ObjectStore[] = [];
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'tributary-concurrent-'));
-  await admin.send(new CreateBucketCommand({ Bucket: bucket }));
+  await s3.create();
 });
 
 afterAll(async () => {
-  try {
-    await Promise.all(stores.map((store) => store.close()));
-    await rm(root, { recursive: true, force: true });
-    let token: string | undefined;
-    do {
-      const page = await admin.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-      const keys = (page.Contents ?? []).flatMap((object) => (object.Key === undefined ? [] : [{ Key: object.Key }]));
-      if (keys.length > 0) await admin.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
-      token = page.NextContinuationToken;
-    } while (token !== undefined);
-    await admin.send(new DeleteBucketCommand({ Bucket: bucket }));
-  } finally {
-    admin.destroy();
-  }
+  await rm(root, { recursive: true, force: true });
+  await s3.destroy();
 });
 
 interface Backend {
@@ -93,30 +66,8 @@ const backends: Backend[] = [
   },
   {
     name: 's3',
-    catalog: (warehouse) => {
-      const store = s3ObjectStore({
-        bucket,
-        prefix: warehouse,
-        endpoint: services.s3Endpoint,
-        region: services.s3Region,
-        forcePathStyle: true,
-        credentials: services.s3Credentials,
-      });
-      stores.push(store);
-      return storageCatalog({ store });
-    },
-    keys: async (warehouse, prefix) => {
-      const keys: string[] = [];
-      let token: string | undefined;
-      do {
-        const page = await admin.send(
-          new ListObjectsV2Command({ Bucket: bucket, Prefix: `${warehouse}/${prefix}/`, ContinuationToken: token }),
-        );
-        for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key.slice(warehouse.length + 1));
-        token = page.NextContinuationToken;
-      } while (token !== undefined);
-      return keys;
-    },
+    catalog: (warehouse) => storageCatalog({ store: s3.store(warehouse) }),
+    keys: async (warehouse, prefix) => (await s3.keys(`${warehouse}/${prefix}/`)).map((key) => key.slice(warehouse.length + 1)),
     pyProperties: pyS3Properties,
   },
 ];

@@ -4,18 +4,9 @@
  * wrote, at the current snapshot and at an older one.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  CreateBucketCommand,
-  DeleteBucketCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { toSink } from '@tributary/core';
 import { TestDriver } from '@tributary/core/testing';
-import { s3ObjectStore } from '@tributary/connectors/s3';
-import type { ObjectStore } from '@tributary/connectors/s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Catalog } from '../../src/catalog/catalog.js';
 import { storageCatalog } from '../../src/catalog/storage-catalog.js';
@@ -25,7 +16,7 @@ import type { RowChange } from '../../src/sink/iceberg-sink.js';
 import { buildPartitionSpec } from '../../src/spec/partition-spec.js';
 import { Table } from '../../src/table/table.js';
 import { canonicalRows, pyicebergRead, pyS3Properties, sortRows } from '../support/pyiceberg.js';
-import { services } from '../../../../test/support/services.js';
+import { TestBucket } from '../support/s3-bucket.js';
 
 const schema: IcebergSchema = {
   type: 'struct',
@@ -60,58 +51,19 @@ function makeRows(count: number, start = 0): Row[] {
   });
 }
 
-const bucket = `tributary-lake-s3-${randomUUID().slice(0, 8)}`;
-const admin = new S3Client({
-  endpoint: services.s3Endpoint,
-  region: services.s3Region,
-  credentials: services.s3Credentials,
-  forcePathStyle: true,
-  maxAttempts: 1,
-});
-const stores: ObjectStore[] = [];
+const s3 = new TestBucket('s3');
+const bucket = s3.name;
+const admin = s3.admin;
 
 /** A catalog over a new S3 store client on `warehouse` (a prefix of the run's bucket). */
 function s3Catalog(warehouse: string): Catalog {
-  const store = s3ObjectStore({
-    bucket,
-    prefix: warehouse,
-    endpoint: services.s3Endpoint,
-    region: services.s3Region,
-    forcePathStyle: true,
-    credentials: services.s3Credentials,
-  });
-  stores.push(store);
-  return storageCatalog({ store, name: 's3-test' });
+  return storageCatalog({ store: s3.store(warehouse), name: 's3-test' });
 }
 
-async function keysUnder(prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await admin.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key);
-    token = page.NextContinuationToken;
-  } while (token !== undefined);
-  return keys.sort();
-}
+const keysUnder = (prefix: string): Promise<string[]> => s3.keys(prefix);
 
-beforeAll(async () => {
-  await admin.send(new CreateBucketCommand({ Bucket: bucket }));
-});
-
-afterAll(async () => {
-  try {
-    await Promise.all(stores.map((store) => store.close()));
-    const keys = await keysUnder('');
-    for (let i = 0; i < keys.length; i += 1000) {
-      const objects = keys.slice(i, i + 1000).map((Key) => ({ Key }));
-      await admin.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
-    }
-    await admin.send(new DeleteBucketCommand({ Bucket: bucket }));
-  } finally {
-    admin.destroy();
-  }
-});
+beforeAll(() => s3.create());
+afterAll(() => s3.destroy());
 
 async function expectPyiceberg(metadata: string, expected: readonly Row[], snapshotId?: bigint): Promise<void> {
   const read = await pyicebergRead(metadata, { properties: pyS3Properties, ...(snapshotId === undefined ? {} : { snapshotId }) });
