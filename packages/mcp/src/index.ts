@@ -6,3 +6,6 @@
  */
 export { ToolError } from './errors.js';
 export type { ToolErrorContext } from './errors.js';
+export { createTributaryMcpServer } from './server/create-tributary-mcp-server.js';
+export type { TributaryMcpConfig } from './server/create-tributary-mcp-server.js';
+export type { KafkaAdminLike } from './tools/kafka-tools.js';
