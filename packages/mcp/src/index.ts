@@ -9,3 +9,6 @@ export type { ToolErrorContext } from './errors.js';
 export { createTributaryMcpServer } from './server/create-tributary-mcp-server.js';
 export type { TributaryMcpConfig } from './server/create-tributary-mcp-server.js';
 export type { KafkaAdminLike } from './tools/kafka-tools.js';
+export { serveStdio } from './transport/serve-stdio.js';
+export { serveHttp } from './transport/serve-http.js';
+export type { ServeHttpOptions, HttpEndpoint } from './transport/serve-http.js';

@@ -70,7 +70,7 @@ export type TributaryMcpConfig = z.input<typeof configSchema>;
  * `describe_topic`, `read_topic`). All tools are read-only; results are fenced as untrusted data, capped in rows,
  * bytes and time, and every call is audit-logged. Invalid configuration throws `InvalidOptionsError`.
  *
- * Connect it with `serveStdio` or `serveHttp`, or any transport of `@modelcontextprotocol/sdk`.
+ * Connect it with {@link serveStdio} or {@link serveHttp}, or any transport of `@modelcontextprotocol/sdk`.
  *
  * @example
  * ```ts
