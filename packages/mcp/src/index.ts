@@ -12,3 +12,5 @@ export type { KafkaAdminLike } from './tools/kafka-tools.js';
 export { serveStdio } from './transport/serve-stdio.js';
 export { serveHttp } from './transport/serve-http.js';
 export type { ServeHttpOptions, HttpEndpoint } from './transport/serve-http.js';
+export { runCli, TOKEN_ENV } from './cli/run-cli.js';
+export type { McpConfigFile, CliIo } from './cli/run-cli.js';
