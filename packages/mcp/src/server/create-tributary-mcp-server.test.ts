@@ -239,3 +239,45 @@ describe('createTributaryMcpServer: Kafka tools (fake admin)', () => {
     await client.close();
   });
 });
+
+describe('createTributaryMcpServer: timeouts and concurrency', () => {
+  function hangingAdmin(): { admin: KafkaAdminLike; release: () => void } {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const admin = {
+      listTopics: async () => {
+        await gate;
+        return ['orders'];
+      },
+      readTopicRange: () => Promise.reject(new Error('not used')),
+      close: () => Promise.resolve(),
+    } as unknown as KafkaAdminLike;
+    return { admin, release };
+  }
+
+  it('turns a call past timeoutMs into a TOOL_TIMEOUT error result', async () => {
+    const { admin, release } = hangingAdmin();
+    const client = await connect({ kafka: admin, limits: { timeoutMs: 150 } });
+    const started = Date.now();
+    const result = await call(client, 'list_topics');
+    expect(result.isError).toBe(true);
+    expect(text(result)).toMatch(/TOOL_TIMEOUT.*150 ms/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    release();
+    await client.close();
+  });
+
+  it('refuses calls beyond maxConcurrentCalls with BUSY', async () => {
+    const { admin, release } = hangingAdmin();
+    const client = await connect({ kafka: admin, limits: { maxConcurrentCalls: 1 } });
+    const first = call(client, 'list_topics');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = await call(client, 'list_tables');
+    expect(second.isError).toBe(true);
+    expect(text(second)).toMatch(/BUSY/);
+    release();
+    expect(data(await first)).toEqual({ topics: ['orders'] });
+    expect(data(await call(client, 'list_tables'))).toEqual({ tables: [`${ns}.events`] });
+    await client.close();
+  });
+});

@@ -13,9 +13,31 @@ export function redactSecrets(value: unknown): unknown {
   return out;
 }
 
-/** Limits every tool call shares. */
+/** Limits every tool call of one server shares. */
 export interface RunToolLimits {
   readonly timeoutMs: number;
+  /** Calls allowed to run at once; more are refused with `BUSY` (a rate limit that needs no clock). */
+  readonly maxConcurrentCalls: number;
+}
+
+/** Runs one tool call under the server's limits (see {@link runTool}). */
+export type ToolRunner = (tool: string, args: unknown, handler: (signal: AbortSignal) => Promise<CallToolResult>) => Promise<CallToolResult>;
+
+/** A runner for one server: its calls share the logger, the timeout and the concurrency budget. */
+export function toolRunner(logger: Logger, limits: RunToolLimits): ToolRunner {
+  let active = 0;
+  return async (tool, args, handler) => {
+    if (active >= limits.maxConcurrentCalls) {
+      logger.warn({ tool, arguments: redactSecrets(args), durationMs: 0, outcome: 'busy' }, `mcp tool ${tool} busy`);
+      return errorResult('BUSY', `${limits.maxConcurrentCalls} tool calls are already running; retry when one has finished.`);
+    }
+    active += 1;
+    try {
+      return await runTool(tool, args, logger, limits, handler);
+    } finally {
+      active -= 1;
+    }
+  };
 }
 
 class ToolTimeout extends Error {}
@@ -28,7 +50,7 @@ export async function runTool(
   tool: string,
   args: unknown,
   logger: Logger,
-  limits: RunToolLimits,
+  limits: { readonly timeoutMs: number },
   handler: (signal: AbortSignal) => Promise<CallToolResult>,
 ): Promise<CallToolResult> {
   const started = performance.now();

@@ -1,9 +1,8 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import type { Logger } from '@tributary/core';
 import type { KafkaAdmin } from '@tributary/connectors/kafka';
 import { ToolError } from '../errors.js';
-import { runTool } from '../server/run-tool.js';
+import type { ToolRunner } from '../server/run-tool.js';
 import { capItems, dataResult, toJson } from '../server/tool-result.js';
 import type { JsonValue } from '../server/tool-result.js';
 
@@ -24,7 +23,7 @@ export interface KafkaToolsContext {
   readonly admin: () => Promise<KafkaAdminLike>;
   /** Allowlisted topics; `undefined` means every non-internal topic. */
   readonly topics: readonly string[] | undefined;
-  readonly logger: Logger;
+  readonly run: ToolRunner;
   readonly limits: { readonly maxRows: number; readonly maxBytes: number; readonly timeoutMs: number };
 }
 
@@ -51,7 +50,7 @@ function debeziumView(value: unknown): JsonValue {
 
 /** Registers `list_topics`, `describe_topic` and `read_topic`. */
 export function registerKafkaTools(server: McpServer, context: KafkaToolsContext): void {
-  const { logger, limits } = context;
+  const { run, limits } = context;
   const readOnly = { readOnlyHint: true, destructiveHint: false, openWorldHint: false } as const;
 
   const visibleTopics = async (): Promise<string[]> => {
@@ -69,7 +68,7 @@ export function registerKafkaTools(server: McpServer, context: KafkaToolsContext
     'list_topics',
     { description: 'Lists the Kafka topics this server lets you read (internal topics excluded).', inputSchema: {}, annotations: readOnly },
     (args) =>
-      runTool('list_topics', args, logger, limits, async () => {
+      run('list_topics', args, async () => {
         const topics = await visibleTopics();
         return dataResult(`${topics.length} topic(s).`, 'the Kafka cluster', { topics });
       }),
@@ -83,7 +82,7 @@ export function registerKafkaTools(server: McpServer, context: KafkaToolsContext
       annotations: readOnly,
     },
     (args) =>
-      runTool('describe_topic', args, logger, limits, async () => {
+      run('describe_topic', args, async () => {
         await requireTopic('describe_topic', args.topic);
         const admin = await context.admin();
         const description = await admin.describeTopic(args.topic);
@@ -121,7 +120,7 @@ export function registerKafkaTools(server: McpServer, context: KafkaToolsContext
       annotations: readOnly,
     },
     (args) =>
-      runTool('read_topic', args, logger, limits, async (signal) => {
+      run('read_topic', args, async (signal) => {
         const from = toMs(args.from);
         const to = toMs(args.to);
         if (!(from < to)) {

@@ -1,12 +1,11 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import type { Logger } from '@tributary/core';
 import { Table, formatIdentifier } from '@tributary/lakehouse';
 import type { Catalog, Snapshot } from '@tributary/lakehouse';
 import { sqlEngine } from '@tributary/sql';
 import type { AsOf, SqlEngine } from '@tributary/sql';
 import { ToolError } from '../errors.js';
-import { runTool } from '../server/run-tool.js';
+import type { ToolRunner } from '../server/run-tool.js';
 import { capItems, dataResult, toJson } from '../server/tool-result.js';
 import type { JsonValue } from '../server/tool-result.js';
 
@@ -15,7 +14,7 @@ export interface LakehouseToolsContext {
   readonly catalog: Catalog;
   /** Allowlisted tables; `undefined` means every table the catalog lists. */
   readonly tables: readonly string[] | undefined;
-  readonly logger: Logger;
+  readonly run: ToolRunner;
   readonly limits: { readonly maxRows: number; readonly maxBytes: number; readonly timeoutMs: number };
 }
 
@@ -60,7 +59,7 @@ const snapshotJson = (snapshot: Snapshot): Record<string, JsonValue> => ({
 
 /** Registers `list_tables`, `describe_table`, `table_history`, `query_sql` and `table_changes`. */
 export function registerLakehouseTools(server: McpServer, context: LakehouseToolsContext): () => void {
-  const { logger, limits } = context;
+  const { run, limits } = context;
   const readOnly = { readOnlyHint: true, destructiveHint: false, openWorldHint: false } as const;
   let engine: SqlEngine | undefined;
   let engineTables: string | undefined;
@@ -78,7 +77,7 @@ export function registerLakehouseTools(server: McpServer, context: LakehouseTool
     'list_tables',
     { description: 'Lists the Iceberg tables this server lets you read, as "namespace.table".', inputSchema: {}, annotations: readOnly },
     (args) =>
-      runTool('list_tables', args, logger, limits, async () => {
+      run('list_tables', args, async () => {
         const tables = await visibleTables(context);
         return dataResult(`${tables.length} table(s).`, `the catalog ${context.catalog.name}`, { tables });
       }),
@@ -92,7 +91,7 @@ export function registerLakehouseTools(server: McpServer, context: LakehouseTool
       annotations: readOnly,
     },
     (args) =>
-      runTool('describe_table', args, logger, limits, async () => {
+      run('describe_table', args, async () => {
         const table = await loadAllowed(context, 'describe_table', args.table);
         const history = table.history();
         const current = table.currentSnapshot();
@@ -123,7 +122,7 @@ export function registerLakehouseTools(server: McpServer, context: LakehouseTool
       annotations: readOnly,
     },
     (args) =>
-      runTool('table_history', args, logger, limits, async () => {
+      run('table_history', args, async () => {
         const table = await loadAllowed(context, 'table_history', args.table);
         const history = table.history();
         const { kept, truncated } = capItems(history.slice(-args.limit).map(snapshotJson), limits.maxBytes);
@@ -151,7 +150,7 @@ export function registerLakehouseTools(server: McpServer, context: LakehouseTool
       annotations: readOnly,
     },
     (args) =>
-      runTool('query_sql', args, logger, limits, async (signal) => {
+      run('query_sql', args, async (signal) => {
         if (args.as_of_snapshot_id !== undefined && args.as_of_timestamp !== undefined) {
           throw new ToolError('INVALID_AS_OF', 'Give as_of_snapshot_id or as_of_timestamp, not both.', { tool: 'query_sql' });
         }
@@ -197,7 +196,7 @@ export function registerLakehouseTools(server: McpServer, context: LakehouseTool
       annotations: readOnly,
     },
     (args) =>
-      runTool('table_changes', args, logger, limits, async () => {
+      run('table_changes', args, async () => {
         const table = await loadAllowed(context, 'table_changes', args.table);
         const known = new Set(table.history().map((snapshot) => snapshot['snapshot-id'].toString()));
         for (const id of [args.from_snapshot_id, args.to_snapshot_id]) {
