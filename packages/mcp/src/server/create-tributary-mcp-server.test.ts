@@ -149,11 +149,16 @@ describe('createTributaryMcpServer: hostile inputs', () => {
     ['absurd max_rows', 'query_sql', { sql: 'SELECT 1', max_rows: 1e12 }, /max_rows|Input validation/i],
     ['negative limit', 'table_history', { table: 'a.b', limit: -5 }, /limit|Input validation/i],
     ['unknown snapshot', 'table_changes', { table: 'NS.events', from_snapshot_id: '12345' }, /SNAPSHOT_NOT_FOUND/],
+    ['inverted snapshot range', 'table_changes', { table: 'NS.events', from_snapshot_id: 'SECOND', to_snapshot_id: 'FIRST' }, /INVALID_RANGE/],
+    ['as_of_timestamp before the first snapshot', 'query_sql', { sql: 'SELECT * FROM NS.events', as_of_timestamp: '2000-01-01T00:00:00Z' }, /SNAPSHOT_NOT_FOUND|INVALID_AS_OF/],
+    ['as_of_timestamp that is not a date', 'query_sql', { sql: 'SELECT 1', as_of_timestamp: 'yesterday' }, /as_of_timestamp|Input validation/i],
     ['both as_of forms', 'query_sql', { sql: 'SELECT 1', as_of_snapshot_id: '1', as_of_timestamp: 0 }, /INVALID_AS_OF/],
   ];
   it.each(refusals)('refuses %s with a clear error result', async (_label, tool, args, expected) => {
     const client = await connect();
-    const resolved = JSON.parse(JSON.stringify(args).replaceAll('NS.', `${ns}.`)) as Record<string, unknown>;
+    const resolved = JSON.parse(
+      JSON.stringify(args).replaceAll('NS.', `${ns}.`).replaceAll('FIRST', firstSnapshot.toString()).replaceAll('SECOND', secondSnapshot.toString()),
+    ) as Record<string, unknown>;
     const result = await call(client, tool, resolved);
     expect(result.isError).toBe(true);
     expect(text(result)).toMatch(expected);
