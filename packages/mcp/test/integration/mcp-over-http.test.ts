@@ -141,6 +141,23 @@ describe('MCP over Streamable HTTP: lakehouse', () => {
     expect(canonical(result['rows'])).not.toEqual(canonical((await call('query_sql', { sql: `SELECT order_id, customer, quantity FROM ${tableName}` }))['rows']));
   });
 
+  it('table_changes equals the difference of pyiceberg reads of the two snapshots', async () => {
+    await table.refresh();
+    const current = table.currentSnapshot()?.['snapshot-id'];
+    if (current === undefined) throw new Error('no current snapshot');
+    const changes = await call('table_changes', { table: tableName, from_snapshot_id: firstSnapshot.toString(), to_snapshot_id: current.toString() });
+    const [before, after] = await Promise.all([pyicebergRead(table.metadataLocation, { snapshotId: firstSnapshot }), pyicebergRead(table.metadataLocation)]);
+    const key = (row: Record<string, unknown>): string => JSON.stringify(row);
+    const beforeKeys = new Set(before.rows.map(key));
+    const afterKeys = new Set(after.rows.map(key));
+    const added = after.rows.filter((row) => !beforeKeys.has(key(row)));
+    const deleted = before.rows.filter((row) => !afterKeys.has(key(row)));
+    expect(added).toHaveLength(1);
+    expect(deleted).toHaveLength(2);
+    expect(canonical(changes['added'])).toEqual(sortRows(added, 'order_id'));
+    expect(canonical(changes['deleted'])).toEqual(sortRows(deleted, 'order_id'));
+  });
+
   it('refuses a file-reading escape over HTTP too', async () => {
     const result = (await client.callTool({ name: 'query_sql', arguments: { sql: "SELECT * FROM read_csv('/etc/passwd')" } })) as CallToolResult;
     expect(result.isError).toBe(true);
@@ -156,6 +173,18 @@ describe('MCP over Streamable HTTP: Kafka', () => {
     const partitions = described['partitions'] as { partition: number; earliestOffset: number; latestOffset: number }[];
     expect(partitions.map((p) => [p.partition, p.latestOffset]).sort()).toEqual(offsets.map((o) => [o.partition, Number(o.high)]).sort());
     expect(described['records']).toBe(10);
+  });
+
+  it('describe_topic with group_id reports the lag kafkajs committed', async () => {
+    const groupId = `mcp-it-group-${suffix}`;
+    await admin.setOffsets({ groupId, topic, partitions: [{ partition: 0, offset: '2' }, { partition: 1, offset: '5' }] });
+    const described = await call('describe_topic', { topic, group_id: groupId });
+    const group = described['consumer_group'] as { totalLag: number; partitions: { partition: number; committedOffset: number | null; lag: number }[] };
+    const ends = Object.fromEntries((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
+    const byPartition = Object.fromEntries(group.partitions.map((p) => [p.partition, [p.committedOffset, p.lag]]));
+    expect(byPartition).toEqual({ 0: [2, (ends[0] ?? 0) - 2], 1: [5, (ends[1] ?? 0) - 5] });
+    expect(group.totalLag).toBe((ends[0] ?? 0) - 2 + (ends[1] ?? 0) - 5);
+    await admin.deleteGroups([groupId]).catch(() => {});
   });
 
   it('read_topic returns the produced records of a time range, decoded as Debezium', async () => {
