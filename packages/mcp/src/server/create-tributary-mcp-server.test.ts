@@ -234,6 +234,17 @@ describe('createTributaryMcpServer: Kafka tools (fake admin)', () => {
     await client.close();
   });
 
+  it('sample_schema infers field paths and types from the sample', async () => {
+    const client = await connect({ kafka: admin, topics: ['orders'] });
+    const sample = data(await call(client, 'sample_schema', { topic: 'orders', decoding: 'debezium' }));
+    const fields = sample['fields'] as { path: string; types: string[]; present: number; examples: unknown[] }[];
+    expect(fields.find((f) => f.path === 'after.v')).toEqual({ path: 'after.v', types: ['integer'], present: 1, examples: [2] });
+    expect(fields.find((f) => f.path === 'op')?.types).toEqual(['string']);
+    expect(fields.find((f) => f.path === 'before')?.types).toEqual(['object']);
+    expect(sample['sampled']).toBe(1);
+    await client.close();
+  });
+
   it('refuses inverted time ranges and unlisted topics', async () => {
     const client = await connect({ kafka: admin, topics: ['orders'] });
     const inverted = await call(client, 'read_topic', { topic: 'orders', from: 5_000, to: 1_000 });

@@ -74,7 +74,7 @@ export type TributaryMcpConfig = z.input<typeof configSchema>;
 /**
  * Creates an MCP server exposing Tributary's lakehouse tables (`list_tables`, `describe_table`, `table_history`,
  * `query_sql` with time travel, `table_changes`) and, when `kafka` is configured, its topics (`list_topics`,
- * `describe_topic`, `read_topic`). All tools are read-only; results are fenced as untrusted data, capped in rows,
+ * `describe_topic`, `read_topic`, `sample_schema`). All tools are read-only; results are fenced as untrusted data, capped in rows,
  * bytes and time, and every call is audit-logged. Invalid configuration throws `InvalidOptionsError`.
  *
  * Connect it with {@link serveStdio} or {@link serveHttp}, or any transport of `@modelcontextprotocol/sdk`.

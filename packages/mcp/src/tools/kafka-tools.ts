@@ -48,7 +48,41 @@ function debeziumView(value: unknown): JsonValue {
   return { op: toJson(envelope['op']), before: toJson(envelope['before']), after: toJson(envelope['after']), source: toJson(envelope['source']), ts_ms: toJson(envelope['ts_ms']) };
 }
 
-/** Registers `list_topics`, `describe_topic` and `read_topic`. */
+interface FieldStats {
+  types: Set<string>;
+  present: number;
+  examples: JsonValue[];
+}
+
+function jsonType(value: JsonValue): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
+/** Walks one value, recording the type of every field path (`after.id`, `items[].sku`). */
+function observe(stats: Map<string, FieldStats>, path: string, value: JsonValue, depth: number): void {
+  const type = jsonType(value);
+  if (path !== '') {
+    const entry = stats.get(path) ?? { types: new Set<string>(), present: 0, examples: [] };
+    entry.types.add(type);
+    entry.present += 1;
+    if (type !== 'object' && type !== 'array' && type !== 'null' && entry.examples.length < 3 && !entry.examples.includes(value)) {
+      entry.examples.push(typeof value === 'string' && value.length > 80 ? `${value.slice(0, 80)}…` : value);
+    }
+    stats.set(path, entry);
+  }
+  // Bounded depth and width: a sample must not turn into a full scan of a pathological document.
+  if (depth >= 8 || stats.size >= 500) return;
+  if (Array.isArray(value)) {
+    for (const item of value.slice(0, 20)) observe(stats, `${path}[]`, item, depth + 1);
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value)) observe(stats, path === '' ? key : `${path}.${key}`, inner, depth + 1);
+  }
+}
+
+/** Registers `list_topics`, `describe_topic`, `read_topic` and `sample_schema`. */
 export function registerKafkaTools(server: McpServer, context: KafkaToolsContext): void {
   const { run, limits } = context;
   const readOnly = { readOnlyHint: true, destructiveHint: false, openWorldHint: false } as const;
@@ -158,6 +192,47 @@ export function registerKafkaTools(server: McpServer, context: KafkaToolsContext
           `${kept.length} record(s) from ${args.topic}${data['complete'] === true ? '' : ' (incomplete: limit, size cap or timeout reached)'}; ${range.undecodable.length} undecodable.`,
           `Kafka topic ${args.topic}`,
           data,
+        );
+      }),
+  );
+
+  server.registerTool(
+    'sample_schema',
+    {
+      description:
+        'Infers the schema of a topic\'s JSON values from a sample of its oldest retained records: every field path ' +
+        'with the JSON types seen, how often it is present and a few example values. debezium: the change envelope ' +
+        'reduced to op / before / after / source first.',
+      inputSchema: {
+        topic: topicName,
+        sample_size: z.number().int().min(1).max(Math.min(10_000, limits.maxRows)).default(Math.min(200, limits.maxRows)),
+        decoding: z.enum(['json', 'debezium']).default('json'),
+      },
+      annotations: readOnly,
+    },
+    (args) =>
+      run('sample_schema', args, async (signal) => {
+        await requireTopic('sample_schema', args.topic);
+        const range = await (await context.admin()).readTopicRange({
+          topic: args.topic,
+          from: 0,
+          to: Date.now() + 1,
+          limit: args.sample_size,
+          deserializer: 'json',
+          timeoutMs: limits.timeoutMs,
+          signal,
+        });
+        const stats = new Map<string, FieldStats>();
+        for (const record of range.records) observe(stats, '', args.decoding === 'debezium' ? debeziumView(record.value) : toJson(record.value), 0);
+        const sampled = range.records.length;
+        const fields = [...stats.entries()]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([path, entry]) => ({ path, types: [...entry.types].sort(), present: entry.present, examples: entry.examples }));
+        const { kept, truncated } = capItems(fields, limits.maxBytes);
+        return dataResult(
+          `${fields.length} field path(s) inferred from ${sampled} record(s) of ${args.topic}; ${range.undecodable.length} not JSON.`,
+          `Kafka topic ${args.topic}`,
+          { topic: args.topic, sampled, undecodable: range.undecodable.length, fields: kept, truncated },
         );
       }),
   );

@@ -196,6 +196,16 @@ describe('MCP over Streamable HTTP: Kafka', () => {
     expect(records[0]?.timestamp).toBe(new Date(produceBase + 2000).toISOString());
   });
 
+  it('sample_schema describes the produced Debezium values', async () => {
+    const sample = await call('sample_schema', { topic, decoding: 'debezium' });
+    const fields = Object.fromEntries((sample['fields'] as { path: string; types: string[]; present: number }[]).map((f) => [f.path, [f.types, f.present]]));
+    expect(sample['sampled']).toBe(10);
+    expect(fields['after.id']).toEqual([['integer'], 10]);
+    expect(fields['op']).toEqual([['string'], 10]);
+    expect(fields['before']).toEqual([['null'], 10]);
+    expect(fields['source.table']).toEqual([['string'], 10]);
+  });
+
   it('refuses an inverted range and a topic outside the allowlist', async () => {
     const inverted = (await client.callTool({ name: 'read_topic', arguments: { topic, from: produceBase + 5000, to: produceBase } })) as CallToolResult;
     expect(inverted.isError).toBe(true);
