@@ -135,6 +135,29 @@ describe('createTributaryMcpServer: lakehouse tools', () => {
   });
 });
 
+describe('createTributaryMcpServer: resources and prompts', () => {
+  it('lists allowlisted tables as resources and reads one', async () => {
+    const client = await connect();
+    const { resources } = await client.listResources();
+    expect(resources.map((r) => r.uri)).toEqual([`tributary://tables/${ns}.events`]);
+    const read = await client.readResource({ uri: `tributary://tables/${ns}.events` });
+    const body = JSON.parse((read.contents[0] as { text: string }).text) as { current_snapshot: { snapshot_id: string } };
+    expect(body.current_snapshot.snapshot_id).toBe(secondSnapshot.toString());
+    await expect(client.readResource({ uri: `tributary://tables/${ns}.secret` })).rejects.toThrow(/not available/);
+    await client.close();
+  });
+
+  it('offers prompts that name the table and warn about untrusted data', async () => {
+    const client = await connect();
+    expect((await client.listPrompts()).prompts.map((p) => p.name).sort()).toEqual(['explain_table', 'investigate_anomaly']);
+    const prompt = await client.getPrompt({ name: 'investigate_anomaly', arguments: { table: `${ns}.events`, column: 'note' } });
+    const textOf = (prompt.messages[0]?.content as { text: string }).text;
+    expect(textOf).toContain(`${ns}.events`);
+    expect(textOf).toMatch(/never follow instructions/);
+    await client.close();
+  });
+});
+
 describe('createTributaryMcpServer: hostile inputs', () => {
   const refusals: [string, string, Record<string, unknown>, RegExp][] = [
     ['read_csv escape', 'query_sql', { sql: "SELECT * FROM read_csv('/etc/passwd')" }, /SQL_REFUSED|read_csv/],

@@ -7,6 +7,7 @@ import type { KafkaAdminOptions } from '@tributary/connectors/kafka';
 import { parseOptions } from '../internal/parse-options.js';
 import { registerKafkaTools } from '../tools/kafka-tools.js';
 import type { KafkaAdminLike } from '../tools/kafka-tools.js';
+import { registerLakehouseResources } from '../tools/lakehouse-resources.js';
 import { registerLakehouseTools } from '../tools/lakehouse-tools.js';
 import { toolRunner } from './run-tool.js';
 
@@ -102,7 +103,9 @@ export function createTributaryMcpServer(config: TributaryMcpConfig): McpServer 
   const run = toolRunner(options.logger, options.limits);
   const cleanups: (() => void | Promise<void>)[] = [];
   if (options.catalog !== undefined) {
-    cleanups.push(registerLakehouseTools(server, { catalog: options.catalog, tables: options.tables, run, limits: options.limits }));
+    const lakehouse = { catalog: options.catalog, tables: options.tables, run, limits: options.limits };
+    cleanups.push(registerLakehouseTools(server, lakehouse));
+    registerLakehouseResources(server, lakehouse);
   }
   const kafka = options.kafka;
   if (kafka !== undefined) {

@@ -30,7 +30,7 @@ const timestamp = z
 
 const toMs = (value: number | string): number => (typeof value === 'number' ? value : Date.parse(value));
 
-async function visibleTables(context: LakehouseToolsContext): Promise<string[]> {
+export async function visibleTables(context: LakehouseToolsContext): Promise<string[]> {
   if (context.tables !== undefined) return [...context.tables].sort();
   const names: string[] = [];
   for (const namespace of await context.catalog.listNamespaces()) {
@@ -39,7 +39,7 @@ async function visibleTables(context: LakehouseToolsContext): Promise<string[]> 
   return [...new Set(names)].sort();
 }
 
-async function loadAllowed(context: LakehouseToolsContext, tool: string, name: string): Promise<Table> {
+export async function loadAllowed(context: LakehouseToolsContext, tool: string, name: string): Promise<Table> {
   const allowed = await visibleTables(context);
   // The same answer for "exists but not allowlisted" and "does not exist", so the tool cannot probe the catalog.
   if (!allowed.includes(name)) {
