@@ -257,6 +257,17 @@ describe('createTributaryMcpServer: Kafka tools (fake admin)', () => {
     await client.close();
   });
 
+  it('lists allowlisted topics as resources and reads one', async () => {
+    const client = await connect({ kafka: admin, topics: ['orders'] });
+    const { resources } = await client.listResources();
+    expect(resources.map((r) => r.uri)).toContain('tributary://topics/orders');
+    expect(resources.map((r) => r.uri)).not.toContain('tributary://topics/hidden');
+    const read = await client.readResource({ uri: 'tributary://topics/orders' });
+    expect(JSON.parse((read.contents[0] as { text: string }).text)).toMatchObject({ name: 'orders', records: 2 });
+    await expect(client.readResource({ uri: 'tributary://topics/hidden' })).rejects.toThrow(/not available/);
+    await client.close();
+  });
+
   it('sample_schema infers field paths and types from the sample', async () => {
     const client = await connect({ kafka: admin, topics: ['orders'] });
     const sample = data(await call(client, 'sample_schema', { topic: 'orders', decoding: 'debezium' }));

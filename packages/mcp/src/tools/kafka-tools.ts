@@ -1,3 +1,4 @@
+import { ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { KafkaAdmin } from '@tributary/connectors/kafka';
@@ -82,7 +83,7 @@ function observe(stats: Map<string, FieldStats>, path: string, value: JsonValue,
   }
 }
 
-/** Registers `list_topics`, `describe_topic`, `read_topic` and `sample_schema`. */
+/** Registers `list_topics`, `describe_topic`, `read_topic` and `sample_schema`, and topics as resources. */
 export function registerKafkaTools(server: McpServer, context: KafkaToolsContext): void {
   const { run, limits } = context;
   const readOnly = { readOnlyHint: true, destructiveHint: false, openWorldHint: false } as const;
@@ -97,6 +98,20 @@ export function registerKafkaTools(server: McpServer, context: KafkaToolsContext
       throw new ToolError('UNKNOWN_TOPIC', `Topic ${JSON.stringify(topic)} is not available. Call list_topics for the topics you may read.`, { tool });
     }
   };
+
+  server.registerResource(
+    'topic',
+    new ResourceTemplate('tributary://topics/{topic}', {
+      list: async () => ({ resources: (await visibleTopics()).map((name) => ({ uri: `tributary://topics/${name}`, name, mimeType: 'application/json' })) }),
+    }),
+    { description: 'A Kafka topic: partitions with offsets, configs and record count.', mimeType: 'application/json' },
+    async (uri, variables) => {
+      const topic = String(variables['topic']);
+      await requireTopic('resources/read', topic);
+      const description = await (await context.admin()).describeTopic(topic);
+      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(toJson(description), null, 1) }] };
+    },
+  );
 
   server.registerTool(
     'list_topics',
