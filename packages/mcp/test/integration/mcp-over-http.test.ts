@@ -117,6 +117,29 @@ const canonical = (rows: unknown): Record<string, unknown>[] =>
     'order_id',
   );
 
+describe('MCP over Streamable HTTP: access control', () => {
+  const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+  const post = (headers: Record<string, string>): Promise<Response> =>
+    fetch(endpoint.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body: JSON.stringify(initialize) });
+
+  it('answers 401 without or with a wrong token and 403 for a foreign Origin', async () => {
+    expect((await post({})).status).toBe(401);
+    expect((await post({ authorization: 'Bearer wrong-token-wrong-token' })).status).toBe(401);
+    expect((await post({ authorization: `Bearer ${token}`, origin: 'https://attacker.example' })).status).toBe(403);
+  });
+
+  it('cannot reach tools with a valid session id but no token', async () => {
+    const sessionId = (client.transport as StreamableHTTPClientTransport).sessionId;
+    expect(sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    const response = await fetch(endpoint.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': String(sessionId) },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'list_tables', arguments: {} } }),
+    });
+    expect(response.status).toBe(401);
+  });
+});
+
 describe('MCP over Streamable HTTP: lakehouse', () => {
   it('list_tables and describe_table reflect the table Tributary wrote', async () => {
     expect(await call('list_tables')).toEqual({ tables: [tableName] });
