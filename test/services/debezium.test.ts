@@ -10,7 +10,9 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { Admin, Consumer } from 'kafkajs';
 import pg from 'pg';
 import { services } from '../support/services.js';
+import { connect, until as untilEvery } from '../support/kafka-connect.js';
 
+const until: typeof untilEvery = (what, timeoutMs, probe) => untilEvery(what, timeoutMs, probe, 200);
 const id = randomBytes(4).toString('hex');
 const table = `smoke_dbz_${id}`;
 const prefix = `smoke_dbz_${id}`; // topic.prefix, also the logical server name in `source.name`
@@ -54,31 +56,6 @@ interface Received {
   key: ConnectJson<{ id: number }>;
   value: ConnectJson<Envelope> | null;
   offset: string;
-}
-
-async function connect<T = unknown>(
-  method: 'GET' | 'POST' | 'DELETE',
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: T | undefined }> {
-  const res = await fetch(`${services.kafkaConnectUrl}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as T) : undefined };
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 describe('debezium service (Postgres -> Kafka Connect -> Kafka)', () => {

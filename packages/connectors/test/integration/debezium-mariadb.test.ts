@@ -19,6 +19,7 @@ import { dataOf, runOperator } from '@tributary/core/testing';
 import { changesToIntents, decodeDebezium } from '@tributary/connectors/debezium';
 import type { ChangeEvent, RowChangeEvent, SchemaChangeEvent, TransactionEvent } from '@tributary/connectors/debezium';
 import { services } from '../../../../test/support/services.js';
+import { connect, until } from '../../../../test/support/kafka-connect.js';
 
 const mariadb = { host: '127.0.0.1', port: Number(process.env.TRIBUTARY_MARIADB_PORT ?? '13306'), user: 'tributary', password: 'tributary' };
 const run = promisify(execFile);
@@ -41,27 +42,6 @@ async function sql(statements: string): Promise<string> {
     { env: { ...process.env, MYSQL_PWD: mariadb.password }, timeout: 10_000 },
   );
   return stdout;
-}
-
-async function connect<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; json: T | undefined }> {
-  const res = await fetch(`${services.kafkaConnectUrl}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as T) : undefined };
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 const toRecord = (topic: string, message: KafkaMessage): StreamRecord<unknown> => ({

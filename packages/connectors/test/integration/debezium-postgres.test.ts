@@ -18,6 +18,7 @@ import { dataOf, runOperator } from '@tributary/core/testing';
 import { changesToIntents, decodeDebezium } from '@tributary/connectors/debezium';
 import type { ChangeEvent, RowChangeEvent } from '@tributary/connectors/debezium';
 import { services } from '../../../../test/support/services.js';
+import { connect, until } from '../../../../test/support/kafka-connect.js';
 
 const id = randomBytes(4).toString('hex');
 const prefix = `it_dbz_${id}`;
@@ -47,27 +48,6 @@ const Doc = z.object({ id: z.number().int(), title: z.string(), body: z.string()
 interface ConnectorStatus {
   connector: { state: string };
   tasks: { id: number; state: string; trace?: string }[];
-}
-
-async function connect<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; json: T | undefined }> {
-  const res = await fetch(`${services.kafkaConnectUrl}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as T) : undefined };
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 const toRecord = (topic: string, message: KafkaMessage): StreamRecord<unknown> => ({

@@ -28,8 +28,10 @@ import { icebergSink } from '../../src/sink/iceberg-sink.js';
 import type { RowChange } from '../../src/sink/iceberg-sink.js';
 import { Table } from '../../src/table/table.js';
 import { services } from '../../../../test/support/services.js';
+import { connect, until as untilEvery } from '../../../../test/support/kafka-connect.js';
 import { pyicebergRead, pyS3Properties } from '../support/pyiceberg.js';
 
+const until: typeof untilEvery = (what, timeoutMs, probe) => untilEvery(what, timeoutMs, probe, 50);
 const id = randomBytes(4).toString('hex');
 const prefix = `it_lake_${id}`;
 const slot = `it_lake_${id}`;
@@ -58,27 +60,6 @@ const schema: IcebergSchema = {
 const columns = schema.fields.map((field) => field.name);
 
 const s3 = new S3Client({ endpoint: services.s3Endpoint, region: services.s3Region, credentials: services.s3Credentials, forcePathStyle: true, maxAttempts: 2 });
-
-async function connect<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; json: T | undefined }> {
-  const res = await fetch(`${services.kafkaConnectUrl}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as T) : undefined };
-}
-
-async function until<T>(what: () => string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function emptyAndDeleteBucket(): Promise<void> {
   let token: string | undefined;
