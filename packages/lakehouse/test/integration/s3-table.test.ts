@@ -10,46 +10,17 @@ import { TestDriver } from '@tributary/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Catalog } from '../../src/catalog/catalog.js';
 import { storageCatalog } from '../../src/catalog/storage-catalog.js';
-import type { IcebergSchema, Row } from '../../src/schema/types.js';
+import type { Row } from '../../src/schema/types.js';
 import { icebergSink, positionsSummaryKey } from '../../src/sink/iceberg-sink.js';
 import type { RowChange } from '../../src/sink/iceberg-sink.js';
 import { buildPartitionSpec } from '../../src/spec/partition-spec.js';
 import { Table } from '../../src/table/table.js';
 import { canonicalRows, pyicebergRead, pyS3Properties, sortRows } from '../support/pyiceberg.js';
+import { makeOrderRows, ordersSchema } from '../support/orders-fixture.js';
 import { TestBucket } from '../support/s3-bucket.js';
 
-const schema: IcebergSchema = {
-  type: 'struct',
-  'schema-id': 0,
-  'identifier-field-ids': [1],
-  fields: [
-    { id: 1, name: 'order_id', required: true, type: 'long' },
-    { id: 2, name: 'customer', required: false, type: 'string' },
-    { id: 3, name: 'quantity', required: false, type: 'int' },
-    { id: 4, name: 'amount', required: false, type: 'decimal(12, 2)' },
-    { id: 5, name: 'created_at', required: false, type: 'timestamptz' },
-    { id: 6, name: 'day', required: false, type: 'date' },
-    { id: 7, name: 'paid', required: false, type: 'boolean' },
-    { id: 8, name: 'score', required: false, type: 'double' },
-  ],
-};
-
-function makeRows(count: number, start = 0): Row[] {
-  return Array.from({ length: count }, (_, i) => {
-    const id = start + i;
-    const created = Date.UTC(2026, 0, 1) + id * 3_600_000 * 7 + (id % 1000);
-    return {
-      order_id: id,
-      customer: id % 7 === 0 ? null : `customer-${id % 13}`,
-      quantity: id % 5,
-      amount: `${Math.floor(id * 1.37)}.${String(id % 100).padStart(2, '0')}`,
-      created_at: new Date(created),
-      day: new Date(created).toISOString().slice(0, 10),
-      paid: id % 2 === 0,
-      score: id / 8,
-    };
-  });
-}
+const schema = ordersSchema;
+const makeRows = makeOrderRows;
 
 const s3 = new TestBucket('s3');
 const bucket = s3.name;

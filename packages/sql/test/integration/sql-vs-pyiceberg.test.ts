@@ -11,44 +11,15 @@ import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObj
 import { localObjectStore, s3ObjectStore } from '@tributary/connectors/s3';
 import type { ObjectStore } from '@tributary/connectors/s3';
 import { Table, buildPartitionSpec, storageCatalog } from '@tributary/lakehouse';
-import type { Catalog, IcebergSchema, Row } from '@tributary/lakehouse';
+import type { Catalog } from '@tributary/lakehouse';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sqlEngine } from '../../src/index.js';
 import { canonicalRows, pyicebergRead, pyS3Properties, sortRows } from '../../../lakehouse/test/support/pyiceberg.js';
+import { makeOrderRows, ordersSchema } from '../../../lakehouse/test/support/orders-fixture.js';
 import { services } from '../../../../test/support/services.js';
 
-const schema: IcebergSchema = {
-  type: 'struct',
-  'schema-id': 0,
-  'identifier-field-ids': [1],
-  fields: [
-    { id: 1, name: 'order_id', required: true, type: 'long' },
-    { id: 2, name: 'customer', required: false, type: 'string' },
-    { id: 3, name: 'quantity', required: false, type: 'int' },
-    { id: 4, name: 'amount', required: false, type: 'decimal(12, 2)' },
-    { id: 5, name: 'created_at', required: false, type: 'timestamptz' },
-    { id: 6, name: 'day', required: false, type: 'date' },
-    { id: 7, name: 'paid', required: false, type: 'boolean' },
-    { id: 8, name: 'score', required: false, type: 'double' },
-  ],
-};
-
-function makeRows(count: number, start = 0, customerShift = 0): Row[] {
-  return Array.from({ length: count }, (_, i) => {
-    const id = start + i;
-    const created = Date.UTC(2026, 0, 1) + id * 3_600_000 * 7 + (id % 1000);
-    return {
-      order_id: id,
-      customer: id % 7 === 0 ? null : `customer-${(id + customerShift) % 13}`,
-      quantity: id % 5,
-      amount: `${Math.floor(id * 1.37)}.${String(id % 100).padStart(2, '0')}`,
-      created_at: new Date(created),
-      day: new Date(created).toISOString().slice(0, 10),
-      paid: id % 2 === 0,
-      score: id / 8,
-    };
-  });
-}
+const schema = ordersSchema;
+const makeRows = makeOrderRows;
 
 /** Writes three snapshots: an append of 400 rows, an upsert of 100 (half new), a delete of 30. */
 async function writeHistory(catalog: Catalog, name: string): Promise<{ table: Table; first: bigint }> {
