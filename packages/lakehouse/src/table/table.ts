@@ -429,7 +429,8 @@ export class Table {
         positionDeletes.set(location.file, positions);
       }
     }
-    const newRows = [...appended, ...[...latest.values()].filter((row): row is Row => row !== null)];
+    const upserted = [...latest].filter((entry): entry is [string, Row] => entry[1] !== null);
+    const newRows = [...appended, ...upserted.map(([, row]) => row)];
     if (newRows.length === 0 && positionDeletes.size === 0 && options.summary === undefined) {
       const current = baseSnapshot;
       if (current !== undefined) return current;
@@ -476,7 +477,8 @@ export class Table {
     if (this.keyIndex !== undefined && keySchema !== undefined) {
       for (const target of targets) for (const pos of target.positions) this.keyIndex.deletePosition(target.dataFile.filePath, pos);
       for (const file of deleteFiles) this.keyIndex.markApplied(file.filePath);
-      const keys = normalizedKeys(keySchema, newRows, this.name);
+      // Upserted rows' keys are known already; only appended rows still need theirs.
+      const keys = [...(appended.length > 0 ? normalizedKeys(keySchema, appended, this.name) : []), ...upserted.map(([key]) => key)];
       const perFile = new Map<string, (string | undefined)[]>();
       written.locations.forEach((location, i) => {
         const list = perFile.get(location.file) ?? [];
