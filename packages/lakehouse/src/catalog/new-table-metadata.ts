@@ -1,4 +1,5 @@
 import type { TableMetadata } from '../metadata/table-metadata.js';
+import { validateSchema } from '../schema/schema-utils.js';
 import type { IcebergType } from '../schema/types.js';
 import type { CreateTableRequest } from './catalog.js';
 
@@ -18,6 +19,7 @@ function maxId(type: IcebergType): number {
  * ```
  */
 export function newTableMetadata(request: CreateTableRequest, location: string, uuid: string, nowMs: number): TableMetadata {
+  validateSchema(request.schema);
   const spec = request.partitionSpec ?? { 'spec-id': 0, fields: [] };
   const order = request.sortOrder ?? { 'order-id': 0, fields: [] };
   return {

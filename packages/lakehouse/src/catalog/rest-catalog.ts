@@ -2,6 +2,7 @@ import type { ObjectStore } from '@tributary/connectors/s3';
 import { z } from 'zod';
 import { LakehouseError } from '../errors.js';
 import { parseOptions } from '../internal/parse-options.js';
+import { validateSchema } from '../schema/schema-utils.js';
 import { losslessParse, losslessStringify, parseTableMetadata } from '../metadata/table-metadata.js';
 import type { TableRequirement, TableUpdate } from '../metadata/table-update.js';
 import { CommitConflictError, CommitStateUnknownError, formatIdentifier } from './catalog.js';
@@ -577,6 +578,7 @@ function createRestCatalog(options: ParsedOptions): Catalog {
     },
 
     async createTable(id, createRequest: CreateTableRequest) {
+      validateSchema(createRequest.schema);
       const cfg = await serverConfig();
       const table = formatIdentifier(id);
       const formatVersion = createRequest.properties?.['format-version'];

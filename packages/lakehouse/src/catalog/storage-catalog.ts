@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ObjectStore } from '@tributary/connectors/s3';
+import { z } from 'zod';
 import { LakehouseError } from '../errors.js';
+import { parseOptions } from '../internal/parse-options.js';
 import { parseTableMetadata, serializeTableMetadata } from '../metadata/table-metadata.js';
 import type { TableMetadata } from '../metadata/table-metadata.js';
 import { applyUpdates, unmetRequirement } from '../metadata/table-update.js';
@@ -10,22 +12,31 @@ import type { Catalog, CreateTableRequest, LoadedTable, TableIdentifier } from '
 import { objectStoreFileIO } from './file-io.js';
 import { newTableMetadata } from './new-table-metadata.js';
 
+const storageCatalogOptionsSchema = z.strictObject({
+  store: z.custom<ObjectStore>(
+    (value) =>
+      typeof value === 'object' &&
+      value !== null &&
+      typeof (value as ObjectStore).putIfAbsent === 'function' &&
+      typeof (value as ObjectStore).uri === 'function',
+    'must be an ObjectStore (localObjectStore(...) or s3ObjectStore(...) from @tributary/connectors/s3)',
+  ),
+  name: z.string().min(1, 'must be a non-empty string').optional(),
+  now: z.custom<() => number>((value) => typeof value === 'function', 'must be a function returning ms since the epoch').optional(),
+});
+
 /**
- * Options of {@link storageCatalog}.
+ * Options of {@link storageCatalog}: `store` (required) — where the warehouse lives, `localObjectStore(...)` for local
+ * disk or `s3ObjectStore(...)` for S3; `name` — used in logs and errors, default `"storage"`; `now` — clock for
+ * `last-updated-ms`, default `Date.now`.
  *
+ * @interface
  * @example
  * ```ts
  * const options: StorageCatalogOptions = { store: localObjectStore({ root: './warehouse' }), name: 'local' };
  * ```
  */
-export interface StorageCatalogOptions {
-  /** Where the warehouse lives: `localObjectStore(...)` for local disk, `s3ObjectStore(...)` for S3. */
-  readonly store: ObjectStore;
-  /** Name used in logs and errors. Default `"storage"`. */
-  readonly name?: string | undefined;
-  /** Clock for `last-updated-ms`; default `Date.now`. */
-  readonly now?: (() => number) | undefined;
-}
+export type StorageCatalogOptions = z.input<typeof storageCatalogOptionsSchema>;
 
 const VERSION_FILE = /^v(\d+)\.metadata\.json$/;
 
@@ -46,9 +57,10 @@ const VERSION_FILE = /^v(\d+)\.metadata\.json$/;
  * ```
  */
 export function storageCatalog(options: StorageCatalogOptions): Catalog {
-  const { store } = options;
-  const name = options.name ?? 'storage';
-  const now = options.now ?? Date.now;
+  const parsed = parseOptions(storageCatalogOptionsSchema, 'storageCatalog', options);
+  const { store } = parsed;
+  const name = parsed.name ?? 'storage';
+  const now = parsed.now ?? Date.now;
   const io = objectStoreFileIO(store);
   const tableKey = (id: TableIdentifier): string => [...id.namespace, id.name].join('/');
   const metadataKey = (id: TableIdentifier, version: number): string => `${tableKey(id)}/metadata/v${version}.metadata.json`;
