@@ -53,8 +53,12 @@ export async function kafkaTestKit(): Promise<KafkaTestKit> {
     producer,
     async createTopic(topic, partitions, config = {}) {
       topics.add(topic);
+      // Fixtures carry fixed event times (e.g. 2026-01-01) that are older than the broker's default 7-day retention: the
+      // broker's retention check (every 5 minutes) would delete them mid-test. Test topics keep everything unless a test
+      // says otherwise.
+      const entries = { 'retention.ms': '-1', ...config };
       await admin.createTopics({
-        topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries: Object.entries(config).map(([name, value]) => ({ name, value })) }],
+        topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries: Object.entries(entries).map(([name, value]) => ({ name, value })) }],
         waitForLeaders: true,
       });
     },
