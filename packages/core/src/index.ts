@@ -61,6 +61,7 @@ export { count, sum, avg, min, max, reduce } from './operators/window-aggregates
 export type { Aggregate, AggregateKind, AggregateValues, Reducer } from './operators/window-aggregates.js';
 export { tumbling, hopping, sliding, session } from './operators/window-assigners.js';
 export type { WindowAssigner, TumblingWindows, HoppingWindows, SlidingWindows, SessionWindows } from './operators/window-assigners.js';
+export type { Alert, AlertRule, AlertSeverity, AlertCondition } from './operators/alert.js';
 export { toSink } from './operators/to-sink.js';
 export type { ToSinkOptions } from './operators/to-sink.js';
 

@@ -51,6 +51,11 @@ const configFileSchema = z.strictObject({
   kafka: z.looseObject({ brokers: z.array(z.string()).min(1) }).optional(),
   topics: z.array(z.string()).optional(),
   limits: z.looseObject({}).optional(),
+  /** Checked by the server's own schema (see `TributaryMcpConfig`). */
+  redis: z.looseObject({}).optional(),
+  deadLetters: z.looseObject({}).optional(),
+  alerts: z.looseObject({}).optional(),
+  writesEnabled: z.boolean().optional(),
   http: z
     .strictObject({ host: z.string().optional(), port: z.number().int().min(0).max(65_535).optional(), allowedOrigins: z.array(z.string()).optional() })
     .optional(),
@@ -141,7 +146,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<{ exit
         : s3ObjectStore(s3Options(file.warehouse.s3));
     config['catalog'] = storageCatalog({ store });
   }
-  for (const key of ['tables', 'kafka', 'topics', 'limits'] as const) if (file[key] !== undefined) config[key] = file[key];
+  for (const key of ['tables', 'kafka', 'topics', 'limits', 'redis', 'deadLetters', 'alerts', 'writesEnabled'] as const) if (file[key] !== undefined) config[key] = file[key];
 
   // Fields are checked by createTributaryMcpServer's own schema right below.
   const makeServer = () => createTributaryMcpServer(config);

@@ -9,7 +9,13 @@ import { registerKafkaTools } from '../tools/kafka-tools.js';
 import type { KafkaAdminLike } from '../tools/kafka-tools.js';
 import { registerLakehouseResources } from '../tools/lakehouse-resources.js';
 import { registerLakehouseTools } from '../tools/lakehouse-tools.js';
+import { alertsConfigSchema, registerAlertTools } from '../tools/alert-tools.js';
+import { registerChartTools } from '../tools/chart-tools.js';
+import { registerQualityTools } from '../tools/quality-tools.js';
+import { redisConfigSchema, registerRedisTools } from '../tools/redis-tools.js';
+import { deadLettersConfigSchema, registerTopologyTools, topologiesConfigSchema } from '../tools/topology-tools.js';
 import { toolRunner } from './run-tool.js';
+import type { KafkaAccess, ToolCleanup, ToolContext } from './tool-context.js';
 
 const isCatalog = (value: unknown): value is Catalog =>
   typeof value === 'object' && value !== null && typeof (value as { loadTable?: unknown }).loadTable === 'function';
@@ -37,9 +43,17 @@ const configSchema = z.strictObject({
     .optional(),
   /** Topics an agent may read. Default: every non-internal topic. */
   topics: z.array(z.string().min(1).max(249)).max(10_000).optional(),
+  /** Redis hot store for `redis_lookup`. Default: no Redis tools. */
+  redis: redisConfigSchema.optional(),
+  /** Running topologies of this process, for `describe_topology` and their dead letters. Default: none. */
+  topologies: topologiesConfigSchema.optional(),
+  /** Where dead letters are kept (dead-letter topics), for `read_dead_letters` / `replay_dead_letters`. */
+  deadLetters: deadLettersConfigSchema.optional(),
+  /** Alerts topic and alert rules, for `list_alerts` and the alert-rule tools. Default: no alert tools. */
+  alerts: alertsConfigSchema.optional(),
   /**
-   * Registers tools that change state. Default `false`: read-only, enforced here — write tools are not registered
-   * at all, whatever a client asks. (No write tools exist yet.)
+   * Registers tools that change state (`replay_dead_letters`, `create_alert_rule`, `delete_alert_rule`). Default
+   * `false`: read-only, enforced here — write tools are not registered at all, whatever a client asks.
    */
   writesEnabled: z.boolean().default(false),
   /** Limits applied to every tool call. */
@@ -101,13 +115,14 @@ export function createTributaryMcpServer(config: TributaryMcpConfig): McpServer 
     },
   );
   const run = toolRunner(options.logger, options.limits);
-  const cleanups: (() => void | Promise<void>)[] = [];
-  if (options.catalog !== undefined) {
-    const lakehouse = { catalog: options.catalog, tables: options.tables, run, limits: options.limits };
+  const cleanups: ToolCleanup[] = [];
+  const lakehouse = options.catalog === undefined ? undefined : { catalog: options.catalog, tables: options.tables, run, limits: options.limits };
+  if (lakehouse !== undefined) {
     cleanups.push(registerLakehouseTools(server, lakehouse));
     registerLakehouseResources(server, lakehouse);
   }
   const kafka = options.kafka;
+  let kafkaAccess: KafkaAccess | undefined;
   if (kafka !== undefined) {
     let admin: Promise<KafkaAdminLike> | undefined;
     const ownsAdmin = !isKafkaAdmin(kafka);
@@ -121,15 +136,22 @@ export function createTributaryMcpServer(config: TributaryMcpConfig): McpServer 
       });
       return admin;
     };
+    kafkaAccess = { admin: getAdmin, options: isKafkaAdmin(kafka) ? undefined : (kafka), topics: options.topics };
     registerKafkaTools(server, { admin: getAdmin, topics: options.topics, run, limits: options.limits });
     cleanups.push(async () => {
       if (ownsAdmin && admin !== undefined) await (await admin).close();
     });
   }
+  const context: ToolContext = { run, limits: options.limits, writesEnabled: options.writesEnabled, logger: options.logger, kafka: kafkaAccess, lakehouse };
+  cleanups.push(registerRedisTools(server, context, options.redis));
+  cleanups.push(registerTopologyTools(server, context, options.topologies, options.deadLetters));
+  cleanups.push(registerQualityTools(server, context));
+  cleanups.push(registerChartTools(server, context));
+  cleanups.push(registerAlertTools(server, context, options.alerts));
   const close = server.close.bind(server);
   server.close = async () => {
     await close();
-    for (const cleanup of cleanups) await cleanup();
+    for (const cleanup of cleanups) await cleanup?.();
   };
   return server;
 }
