@@ -17,6 +17,8 @@ import {
 } from './kafka-connection.js';
 import { readTopicRange } from './read-topic-range.js';
 import type { ReadTopicRangeOptions, TopicRange } from './read-topic-range.js';
+import { readTopicOffsets } from './read-topic-offsets.js';
+import type { ReadTopicOffsetsOptions, TopicOffsets } from './read-topic-offsets.js';
 import { topicSchema } from './kafka-source.js';
 
 const kafkaAdminSchema = z.strictObject({
@@ -381,6 +383,28 @@ export class KafkaAdmin {
   async readTopicRange<V = unknown>(options: ReadTopicRangeOptions<V>): Promise<TopicRange<V>> {
     const { kafka, admin } = await this.#connect();
     return readTopicRange(kafka, admin, this.#options, this.#logger, options);
+  }
+
+  /**
+   * Reads records by offsets: per partition `[from, to)` (`to` defaulting to the partition's end offset at call time),
+   * or every partition from `from` (default its log start) to its end. Records come back by partition, then offset;
+   * `limit` applies across partitions. Offsets below the log start (deleted by retention) are reported per partition
+   * in `missing`, never silently skipped. Like {@link KafkaAdmin.readTopicRange} it reads through a fresh consumer
+   * group `tributary-offsets-<uuid>` that never commits and is deleted afterwards.
+   *
+   * @throws InvalidOptionsError naming the field: negative offsets, an empty or inverted range, unknown options
+   * @throws ConnectorError `KAFKA_TOPIC_NOT_FOUND`, or `KAFKA_PARTITION_NOT_FOUND` naming the partitions the topic has
+   *
+   * @example
+   * ```ts
+   * const { records, partitions, complete } = await admin.readTopicOffsets<Order>({
+   *   topic: 'shop.public.orders', partitions: { 0: { from: 1_200, to: 1_300 }, 2: { from: 40 } }, limit: 500,
+   * });
+   * ```
+   */
+  async readTopicOffsets<V = unknown>(options: ReadTopicOffsetsOptions<V>): Promise<TopicOffsets<V>> {
+    const { kafka, admin } = await this.#connect();
+    return readTopicOffsets(kafka, admin, this.#options, this.#logger, options);
   }
 
   /** Disconnects. The admin may be used again afterwards (it reconnects). */

@@ -1,12 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger, StreamRecord } from '@tributary/core';
-import type { Admin, Consumer, Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { ConnectorError } from '../errors.js';
 import { parseOptions } from './parse-options.js';
-import { connectOrFail, functionSchema, milliseconds, offsetToNumber, partitionId, rootMessage } from './kafka-connection.js';
+import { functionSchema, milliseconds, offsetToNumber, rootMessage } from './kafka-connection.js';
 import type { KafkaConnection } from './kafka-connection.js';
-import { decodeHeaders, valueDecoder } from './kafka-deserializer.js';
+import { valueDecoder } from './kafka-deserializer.js';
+import { readPartitionSpans } from './read-topic-offsets.js';
 import type { KafkaDeserializer, KafkaMessageMeta } from './kafka-deserializer.js';
 import { topicSchema } from './kafka-source.js';
 
@@ -65,14 +65,6 @@ export interface TopicRange<V> {
   readonly complete: boolean;
 }
 
-interface PartitionPlan {
-  readonly partition: number;
-  readonly start: number;
-  readonly end: number;
-  collected: number;
-  done: boolean;
-}
-
 /**
  * Reads the records of `topic` whose timestamps lie in `[from, to)`. Per partition it reads from
  * `offsetsForTimes(from)` up to `offsetsForTimes(to)` (or the end of the partition), keeps at most `limit` records per
@@ -101,96 +93,23 @@ export async function readTopicRange<V>(kafka: Kafka, admin: Admin, connection: 
   const ends = await admin.fetchTopicOffsetsByTimestamp(topic, to);
   const offsetOf = (list: { partition: number; offset: string }[], partition: number): number =>
     offsetToNumber(list.find((entry) => entry.partition === partition)?.offset ?? '0', { topic, partition });
-  const plans = new Map<number, PartitionPlan>();
-  for (const partition of wanted) {
-    const start = offsetOf(starts, partition);
-    const end = offsetOf(ends, partition);
-    if (start < end) plans.set(partition, { partition, start, end, collected: 0, done: false });
-  }
-  if (plans.size === 0) return { records: [], undecodable: [], complete: true };
-
-  const groupId = `tributary-range-${randomUUID()}`;
-  const records: StreamRecord<V>[] = [];
-  const undecodable: { partition: string; offset: number; error: string }[] = [];
-  let limitHit = false;
-  let finish!: () => void;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  const consumer: Consumer = kafka.consumer({
-    groupId,
-    maxWaitTimeInMs: 200,
-    sessionTimeout: 10_000,
-    heartbeatInterval: 1_000,
-    allowAutoTopicCreation: false,
-    retry: { retries: connection.retry.retries, initialRetryTime: connection.retry.initialRetryTimeMs, maxRetryTime: connection.retry.maxRetryTimeMs },
+  const spans = wanted.map((partition) => ({ partition, start: offsetOf(starts, partition), end: offsetOf(ends, partition) }));
+  const read = await readPartitionSpans(kafka, admin, connection, logger, {
+    topic,
+    spans,
+    limit,
+    timeoutMs: parsed.timeoutMs,
+    signal: parsed.signal,
+    decode,
+    accept: (timestamp) => timestamp >= from && timestamp < to,
+    groupPrefix: 'tributary-range',
+    subject: 'range reader',
   });
-  const markDone = (plan: PartitionPlan): void => {
-    if (plan.done) return;
-    plan.done = true;
-    try {
-      consumer.pause([{ topic, partitions: [plan.partition] }]);
-    } catch {
-      // not running any more
-    }
-    if ([...plans.values()].every((p) => p.done)) finish();
-  };
-  consumer.on(consumer.events.GROUP_JOIN, (event) => {
-    // Synchronous, so the seeks and pauses are in place before kafkajs fetches for the first time.
-    const assigned = event.payload.memberAssignment[topic] ?? [];
-    const idle = assigned.filter((partition) => plans.get(partition)?.done !== false);
-    if (idle.length > 0) consumer.pause([{ topic, partitions: idle }]);
-    for (const partition of assigned) {
-      const plan = plans.get(partition);
-      if (plan !== undefined && !plan.done) consumer.seek({ topic, partition, offset: String(plan.start) });
-    }
-  });
-  const timer = setTimeout(finish, parsed.timeoutMs);
-  parsed.signal?.addEventListener('abort', finish, { once: true });
-  try {
-    await connectOrFail('range reader', connection, () => consumer.connect());
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        const plan = plans.get(batch.partition);
-        if (plan === undefined || plan.done) return;
-        for (const message of batch.messages) {
-          const offset = offsetToNumber(message.offset, { topic, partition: batch.partition });
-          if (offset < plan.start) continue;
-          if (offset >= plan.end) break;
-          const timestamp = Number(message.timestamp);
-          if (timestamp >= from && timestamp < to) {
-            const key = message.key === null || message.key === undefined ? null : message.key.toString('utf8');
-            const headers = decodeHeaders(message.headers);
-            const meta: KafkaMessageMeta = { topic, partition: batch.partition, offset, key, headers, timestamp };
-            try {
-              const value = await decode(message.value ?? null, meta);
-              records.push({ key, value, eventTime: timestamp, position: { partition: partitionId(topic, batch.partition), offset }, headers });
-              plan.collected++;
-            } catch (error) {
-              undecodable.push({ partition: partitionId(topic, batch.partition), offset, error: error instanceof Error ? error.message : String(error) });
-            }
-            if (plan.collected >= limit) {
-              limitHit = limitHit || offset + 1 < plan.end;
-              break;
-            }
-          }
-        }
-        const last = batch.messages.at(-1);
-        const reachedEnd = last !== undefined && offsetToNumber(last.offset, { topic, partition: batch.partition }) + 1 >= plan.end;
-        if (reachedEnd || plan.collected >= limit) markDone(plan);
-      },
-    });
-    if (parsed.signal?.aborted === true) finish();
-    await finished;
-  } finally {
-    clearTimeout(timer);
-    parsed.signal?.removeEventListener('abort', finish);
-    await consumer.disconnect().catch(() => undefined);
-    // The group never committed, so it holds nothing worth keeping: remove it rather than wait for expiry.
-    await admin.deleteGroups([groupId]).catch((error: unknown) => logger.debug({ groupId, error: rootMessage(error) }, 'readTopicRange: ephemeral group not deleted'));
-  }
+  const { records, undecodable } = read;
+  const progress = [...read.progress.values()];
+  const limitHit = progress.some((p) => p.limitHit);
+  const unfinished = progress.some((p) => !p.reachedEnd && p.collected < limit);
   records.sort((a, b) => a.eventTime - b.eventTime || (a.position.partition < b.position.partition ? -1 : a.position.partition > b.position.partition ? 1 : a.position.offset - b.position.offset));
   const cut = records.length > limit;
-  const unfinished = [...plans.values()].some((plan) => !plan.done);
   return { records: cut ? records.slice(0, limit) : records, undecodable, complete: !unfinished && !limitHit && !cut };
 }
