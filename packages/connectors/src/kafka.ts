@@ -21,6 +21,7 @@ export type {
   PartitionLag,
 } from './kafka/kafka-admin.js';
 export type { ReadTopicRangeOptions, TopicRange } from './kafka/read-topic-range.js';
+export { kafkaAlertRules, KafkaAlertRules, type KafkaAlertRulesOptions } from './kafka/kafka-alert-rules.js';
 export type { ReadTopicOffsetsOptions, TopicOffsets, PartitionOffsetsRead } from './kafka/read-topic-offsets.js';
 export { topicName } from './kafka/topic-name.js';
 export type { TopicNameParts } from './kafka/topic-name.js';

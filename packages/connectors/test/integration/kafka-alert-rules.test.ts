@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Kafka, logLevel } from 'kafkajs';
+import type { AlertRule } from '@tributary/core';
+import { kafkaAlertRules } from '../../src/kafka/kafka-alert-rules.js';
+import type { KafkaAlertRules } from '../../src/kafka/kafka-alert-rules.js';
+import { brokers, fastGroup, kafkaTestKit, uniqueName, waitFor } from './kafka-helpers.js';
+import type { KafkaTestKit } from './kafka-helpers.js';
+
+/** The topic folded by an independent kafkajs consumer: latest value per key, tombstones delete. */
+async function foldWithKafkaJs(topic: string): Promise<Map<string, unknown>> {
+  const kafka = new Kafka({ clientId: uniqueName('fold'), brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).map(({ partition, high }) => [partition, Number(high)]));
+  const groupId = uniqueName('fold');
+  const consumer = kafka.consumer({ groupId, sessionTimeout: fastGroup.sessionTimeoutMs, heartbeatInterval: fastGroup.heartbeatIntervalMs, maxWaitTimeInMs: 200 });
+  const folded = new Map<string, unknown>();
+  const seen = new Map<number, number>();
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: ({ partition, message }) => {
+        const key = message.key!.toString('utf8');
+        if (message.value === null) folded.delete(key);
+        else {
+          const text = message.value.toString('utf8');
+          let value: unknown = text;
+          try {
+            value = JSON.parse(text);
+          } catch {
+            // not JSON: kept as the raw text
+          }
+          folded.set(key, value);
+        }
+        seen.set(partition, Number(message.offset) + 1);
+        return Promise.resolve();
+      },
+    });
+    await waitFor(() => [...ends].every(([partition, end]) => (seen.get(partition) ?? 0) >= end), 20_000, () => `kafkajs read of ${topic} to ${JSON.stringify([...ends])}`);
+  } finally {
+    await consumer.disconnect();
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.disconnect();
+  }
+  return folded;
+}
+
+const byId = (rules: readonly AlertRule[]): Map<string, unknown> => new Map(rules.map((rule) => [rule.id, rule]));
+const ids = (rules: readonly AlertRule[]): string[] => rules.map((rule) => rule.id);
+
+describe('kafkaAlertRules against Kafka', () => {
+  let kit: KafkaTestKit;
+  const stores: KafkaAlertRules[] = [];
+  const store = (topic: string): KafkaAlertRules => {
+    const created = kafkaAlertRules({ brokers, topic, retry: fastGroup.retry, catchUpTimeoutMs: 20_000 });
+    stores.push(created);
+    return created;
+  };
+
+  beforeAll(async () => {
+    kit = await kafkaTestKit();
+  });
+
+  afterAll(async () => {
+    for (const created of stores) await created.close();
+    await kit.cleanup();
+  });
+
+  it('creates a compacted topic; a put/delete in one instance becomes visible in another; kafkajs reads the same set', async () => {
+    const topic = uniqueName('alert-rules');
+    kit.track('topic', topic);
+    const a = store(topic);
+    const b = store(topic);
+    await a.start();
+    await b.start();
+    expect(a.current()).toEqual([]);
+
+    const [configs] = (await kit.admin.describeConfigs({ resources: [{ type: 2, name: topic, configNames: ['cleanup.policy'] }], includeSynonyms: false })).resources;
+    expect(configs?.configEntries.find((entry) => entry.configName === 'cleanup.policy')?.configValue).toBe('compact');
+
+    const drop: AlertRule = { id: 'revenue-drop', metric: 'revenue', condition: '<', threshold: 100, severity: 'warning' };
+    const latency: AlertRule = { id: 'latency.p99_high', metric: 'p99', condition: '>=', threshold: 250.5, key: 'checkout', severity: 'critical', description: 'p99 too slow' };
+    expect(await a.put(drop)).toEqual(drop);
+    await a.put(latency);
+    // put resolves once its own instance has read the write back.
+    expect(ids(a.current())).toEqual(['latency.p99_high', 'revenue-drop']);
+    await waitFor(() => b.current().length === 2, 20_000, () => `instance b sees both rules, has ${JSON.stringify(b.current())}`);
+    expect(b.current()).toEqual(a.current());
+
+    // Replace through b, delete through a.
+    await b.put({ ...drop, threshold: 50, severity: 'critical' });
+    expect(await a.delete('latency.p99_high')).toBe(true);
+    expect(await a.delete('never-existed')).toBe(false);
+    await waitFor(
+      () => b.current().length === 1 && a.current()[0]?.threshold === 50,
+      20_000,
+      () => `a=${JSON.stringify(a.current())} b=${JSON.stringify(b.current())}`,
+    );
+    expect(a.current()).toEqual([{ ...drop, threshold: 50, severity: 'critical' }]);
+    expect(b.current()).toEqual(a.current());
+
+    const independent = await foldWithKafkaJs(topic);
+    expect(independent).toEqual(byId(a.current()));
+    // Frozen snapshot: callers cannot change the store's view.
+    expect(Object.isFrozen(a.current())).toBe(true);
+  });
+
+  it('a restart rebuilds the same set from the topic, across partitions, skipping records that are not valid rules', async () => {
+    const topic = uniqueName('alert-rules');
+    kit.track('topic', topic);
+    await kit.createTopic(topic, 3, { 'cleanup.policy': 'compact' });
+    const first = store(topic);
+    await first.start();
+    const rules: AlertRule[] = Array.from({ length: 12 }, (_, i) => ({
+      id: `rule-${String(i).padStart(2, '0')}`,
+      metric: i % 2 === 0 ? 'revenue' : 'orders',
+      condition: (['>', '>=', '<', '<='] as const)[i % 4]!,
+      threshold: i * 10.5,
+      severity: (['info', 'warning', 'critical'] as const)[i % 3]!,
+      ...(i % 3 === 0 ? { key: `merchant-${i}` } : {}),
+    }));
+    for (const rule of rules) await first.put(rule);
+    for (const id of ['rule-03', 'rule-07']) await first.delete(id);
+    // Written by someone else: garbage under a valid key drops that key's rule; a mismatched id is not trusted either.
+    await kit.produce(topic, [
+      { key: 'rule-05', value: '{not json', raw: true },
+      { key: 'rule-06', value: { ...rules[6], id: 'someone-else' } },
+      { key: 'rule-08', value: { ...rules[8], threshold: 'high' } },
+    ]);
+    const expected = rules.filter((rule) => !['rule-03', 'rule-07', 'rule-05', 'rule-06', 'rule-08'].includes(rule.id));
+    await waitFor(() => first.current().length === expected.length, 20_000, () => `first sees ${JSON.stringify(ids(first.current()))}`);
+    expect(first.current()).toEqual(expected);
+    await first.close();
+
+    const restarted = store(topic);
+    await restarted.start();
+    // start() resolves only after the topic was read to the end offsets it had: no waiting needed here.
+    expect(restarted.current()).toEqual(expected);
+    const independent = await foldWithKafkaJs(topic);
+    const valid = new Map([...independent].filter(([key]) => expected.some((rule) => rule.id === key)));
+    expect(valid).toEqual(byId(restarted.current()));
+    expect([...independent.keys()].sort()).toEqual([...expected.map((rule) => rule.id), 'rule-05', 'rule-06', 'rule-08'].sort());
+  });
+
+  it('does not alter an existing topic and fails clearly when a broker is unreachable', async () => {
+    const unreachable = kafkaAlertRules({ brokers: ['127.0.0.1:1'], topic: uniqueName('alert-rules'), retry: { retries: 0 }, connectionTimeoutMs: 300 });
+    stores.push(unreachable);
+    await expect(unreachable.start()).rejects.toMatchObject({ code: 'KAFKA_UNREACHABLE' });
+  });
+});
