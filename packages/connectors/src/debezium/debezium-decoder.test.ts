@@ -21,7 +21,7 @@ import {
 import type { Field } from '../../test/fixtures/debezium.js';
 import type { ChangeEvent, RowChangeEvent } from './change-event.js';
 import { DebeziumDecodeError } from './debezium-decode-error.js';
-import { DebeziumDecoder } from './debezium-decoder.js';
+import { DebeziumDecoder, normaliseSource } from './debezium-decoder.js';
 
 const decoder = new DebeziumDecoder();
 
@@ -524,5 +524,17 @@ describe('DebeziumDecoder: invalid messages', () => {
       const event = change(decoder.decode(oneColumn(column, 'AQ==')));
       expect((event.after as Record<string, unknown>)[`c${i}`]).toBe(i % 7 === 0 ? '1' : `0.${'0'.repeat((i % 7) - 1)}1`);
     }
+  });
+});
+
+describe('normaliseSource: PostgreSQL sequence', () => {
+  it('reads the [lastCommitLsn, lsn] pair with or without nulls, and leaves other text in raw only', () => {
+    const base = { connector: 'postgresql', name: 'shop', db: 'shop', ts_ms: 1 };
+    expect(normaliseSource({ ...base, sequence: '["27213000","27213528"]' }).sequence).toEqual(['27213000', '27213528']);
+    expect(normaliseSource({ ...base, sequence: '[null,"27213528"]' }).sequence).toEqual([null, '27213528']);
+    expect(normaliseSource({ ...base, sequence: '["1", null]' }).sequence).toEqual(['1', null]);
+    expect(normaliseSource({ ...base, sequence: '[1,2]' }).sequence).toEqual(['1', '2']);
+    expect(normaliseSource({ ...base, sequence: 'not json' }).sequence).toBeUndefined();
+    expect(normaliseSource({ ...base, sequence: '["1","2","3"]' }).sequence).toBeUndefined();
   });
 });
