@@ -1,11 +1,702 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Redis, RedisOptions } from 'ioredis';
 import { z } from 'zod';
+import { ToolError } from '../errors.js';
 import type { ToolCleanup, ToolContext } from '../server/tool-context.js';
+import { READ_ONLY_TOOL } from '../server/tool-context.js';
+import { capItems, dataResult } from '../server/tool-result.js';
+import type { JsonValue } from '../server/tool-result.js';
 
-/** `redis` section of the server configuration. (Being built: see issue #6.) */
-export const redisConfigSchema = z.strictObject({});
+const TOOL = 'redis_lookup';
 
-/** Registers `redis_lookup` when `redis` is configured. */
-export function registerRedisTools(_server: McpServer, _context: ToolContext, _config: z.output<typeof redisConfigSchema> | undefined): ToolCleanup {
-  return undefined;
+/**
+ * The part of an ioredis client `redis_lookup` uses. Every command goes through `call` / `callBuffer`, behind
+ * {@link readOnlyRedis}'s allowlist.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * const client: RedisClientLike = new Redis('redis://127.0.0.1:6379');
+ * ```
+ */
+export type RedisClientLike = Pick<Redis, 'call' | 'callBuffer'>;
+
+const isRedisClient = (value: unknown): value is RedisClientLike =>
+  typeof value === 'object' && value !== null && typeof (value as { call?: unknown }).call === 'function' && typeof (value as { callBuffer?: unknown }).callBuffer === 'function';
+
+const tlsSchema = z.union(
+  [
+    z.boolean(),
+    z.strictObject({
+      /** Certificate authorities to trust instead of Node's bundle (PEM). Default: Node's bundle. */
+      ca: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+      /** Client certificate for mutual TLS (PEM). Default: none. */
+      cert: z.string().min(1).optional(),
+      /** Private key of `cert` (PEM). Default: none. */
+      key: z.string().min(1).optional(),
+      /** Name the server certificate must match (SNI). Default: the host. */
+      servername: z.string().min(1).optional(),
+      /** Skips certificate verification (throw-away test setups only). Default `false`. */
+      insecureSkipVerify: z.boolean().default(false),
+    }),
+  ],
+  'expected true, false or TLS settings { ca, cert, key, servername, insecureSkipVerify }',
+);
+
+const connectionFields = ['url', 'host', 'port', 'db', 'username', 'password', 'tls'] as const;
+
+/**
+ * `redis` section of the server configuration: how to reach Redis and which keys an agent may read. Plain JSON (a
+ * CLI config file) works: `{ "url": "redis://127.0.0.1:6379/0", "keyPrefixes": ["app:customer:"] }`.
+ *
+ * `keyPrefixes` is required and has no "everything" default: a Redis hot store is usually shared by several
+ * applications (sessions, rate-limit counters, tokens, caches of other services), and Redis itself cannot grant
+ * read access per key to a connection that can read at all. So nothing is readable unless its key starts with an
+ * allowlisted prefix, and a pattern must begin with such a prefix — which also keeps the agent from enumerating the
+ * keyspace.
+ *
+ * @example
+ * ```ts
+ * createTributaryMcpServer({ redis: { url: 'redis://127.0.0.1:6379/0', keyPrefixes: ['app:customer:', 'app:top:'], maxScanKeys: 50_000 } });
+ * ```
+ */
+export const redisConfigSchema = z
+  .strictObject({
+    /**
+     * Connection URL, `redis://[user[:password]@]host[:port][/db]` or `rediss://...` for TLS. Fields given separately
+     * override the URL's. Default: none (`host`/`port` apply).
+     */
+    url: z
+      .string()
+      .refine((value) => /^rediss?:\/\//i.test(value) && URL.canParse(value), 'expected a redis:// or rediss:// URL')
+      .refine((value) => !URL.canParse(value) || /^(\/\d*)?$/.test(new URL(value).pathname), 'the path of the URL must be a database number, like /0')
+      .optional(),
+    /** Server host. Default `'127.0.0.1'` (or the URL's host). */
+    host: z.string().min(1).optional(),
+    /** Server port. Default `6379` (or the URL's port). */
+    port: z.int().min(1).max(65_535).optional(),
+    /** Database index. Default `0` (or the URL's path). */
+    db: z.int().min(0).max(1_000_000).optional(),
+    /** ACL user (Redis 6+). A user limited to `+@read` on the allowlisted key patterns is the safest. Default: none. */
+    username: z.string().min(1).optional(),
+    /** Password of `username` (or of the `default` user). Never logged or returned. Default: none. */
+    password: z.string().min(1).optional(),
+    /** TLS: `true`, or settings. Default `false` (`true` for a `rediss://` URL). */
+    tls: tlsSchema.optional(),
+    /** How long connecting may take, in ms. Default `5_000`. */
+    connectTimeoutMs: z.int().min(1).max(600_000).default(5_000),
+    /**
+     * A ready ioredis client to use instead of connecting (not closed by the server). Default: the server connects
+     * on the first `redis_lookup` call and closes the connection with the server.
+     */
+    client: z.custom<RedisClientLike>(isRedisClient, { message: 'expected an ioredis client (with call and callBuffer)' }).optional(),
+    /**
+     * Literal key prefixes an agent may read, e.g. `["app:customer:"]`. Required, at least one: keys outside them
+     * are refused whether they exist or not, and patterns must start with one of them.
+     */
+    keyPrefixes: z.array(z.string().min(1).max(1_024)).min(1, 'list at least one key prefix an agent may read').max(1_000),
+    /**
+     * Bound on the SCAN work of one pattern lookup: the sum of the COUNT hints sent (roughly the keys Redis
+     * examines). SCAN MATCH filters after walking the keyspace, so this — not the number of matches — is what keeps a
+     * pattern from walking a large keyspace; when it is reached the answer says `scan_complete: false`. Default
+     * `100_000`; at most `10_000_000`.
+     */
+    maxScanKeys: z.int().min(1).max(10_000_000).default(100_000),
+  })
+  .refine((config) => config.client === undefined || connectionFields.every((field) => config[field] === undefined), {
+    message: 'give either a ready client or connection settings (url, host, port, db, username, password, tls), not both',
+    path: ['client'],
+  });
+
+/**
+ * Input of the `redis` configuration section.
+ *
+ * @interface
+ * @example
+ * ```ts
+ * const redis: RedisToolsConfig = { url: 'redis://127.0.0.1:6379', keyPrefixes: ['app:customer:'] };
+ * ```
+ */
+export type RedisToolsConfig = z.input<typeof redisConfigSchema>;
+type ParsedConfig = z.output<typeof redisConfigSchema>;
+
+/**
+ * Every command `redis_lookup` may send (upper case). Anything else — writes, `KEYS`, `EVAL`, `FLUSHALL`, `CONFIG`,
+ * `DEBUG` — is refused before it reaches the client, so a bug in this module cannot change or enumerate the store.
+ *
+ * @example
+ * ```ts
+ * REDIS_READ_COMMANDS.has('ZRANGE'); // true
+ * REDIS_READ_COMMANDS.has('DEL'); // false
+ * ```
+ */
+export const REDIS_READ_COMMANDS: ReadonlySet<string> = new Set([
+  'SCAN',
+  'TYPE',
+  'PTTL',
+  'STRLEN',
+  'GETRANGE',
+  'HLEN',
+  'HGETALL',
+  'HMGET',
+  'HSCAN',
+  'ZCARD',
+  'ZCOUNT',
+  'ZRANGE',
+  'LLEN',
+  'LRANGE',
+  'SCARD',
+  'SSCAN',
+  'XLEN',
+  'XRANGE',
+  'XREVRANGE',
+]);
+
+/**
+ * A Redis client that can only send {@link REDIS_READ_COMMANDS}; built by {@link readOnlyRedis}.
+ *
+ * @example
+ * ```ts
+ * const redis: ReadOnlyRedis = readOnlyRedis(client);
+ * const [cursor, keys] = (await redis.read('SCAN', '0', 'MATCH', 'app:*', 'COUNT', 100)) as [string, string[]];
+ * ```
+ */
+export interface ReadOnlyRedis {
+  /** Sends a read command; replies are decoded as UTF-8 strings. */
+  read(command: string, ...args: (string | number)[]): Promise<unknown>;
+  /** Sends a read command; replies are Buffers (for values that may not be text). */
+  readBuffer(command: string, ...args: (string | number)[]): Promise<unknown>;
+}
+
+/**
+ * Wraps a client so that it only ever sends commands of {@link REDIS_READ_COMMANDS}; any other command is refused
+ * with a `REDIS_COMMAND_REFUSED` {@link ToolError} without being sent.
+ *
+ * @example
+ * ```ts
+ * const redis = readOnlyRedis(new Redis());
+ * await redis.read('TYPE', 'app:customer:1'); // 'hash'
+ * await redis.read('DEL', 'app:customer:1'); // throws REDIS_COMMAND_REFUSED
+ * ```
+ */
+export function readOnlyRedis(client: RedisClientLike): ReadOnlyRedis {
+  const check = (command: string): string => {
+    const name = command.toUpperCase();
+    if (!REDIS_READ_COMMANDS.has(name)) {
+      throw new ToolError('REDIS_COMMAND_REFUSED', `${name} is not a read command redis_lookup may send.`, { tool: TOOL });
+    }
+    return name;
+  };
+  return {
+    read: async (command, ...args) => client.call(check(command), ...args),
+    readBuffer: async (command, ...args) => client.callBuffer(check(command), ...args),
+  };
+}
+
+const GLOB_SPECIAL = new Set(['*', '?', '[']);
+
+/**
+ * The literal text every key matching a Redis glob pattern starts with: the characters before the first unescaped
+ * `*`, `?` or `[`, with `\x` escapes resolved. `complete` is true when the whole pattern is literal (it matches one key).
+ *
+ * @example
+ * ```ts
+ * literalPrefix('app:customer:*'); // { prefix: 'app:customer:', complete: false }
+ * literalPrefix('a\\*b');          // { prefix: 'a*b', complete: true }
+ * ```
+ */
+export function literalPrefix(pattern: string): { prefix: string; complete: boolean } {
+  let prefix = '';
+  for (let index = 0; index < pattern.length; index++) {
+    const char = pattern[index]!;
+    if (char === '\\') {
+      // Redis treats a trailing backslash as a literal backslash.
+      index++;
+      prefix += pattern[index] ?? '\\';
+    } else if (GLOB_SPECIAL.has(char)) {
+      return { prefix, complete: false };
+    } else {
+      prefix += char;
+    }
+  }
+  return { prefix, complete: true };
+}
+
+/**
+ * Whether `key` lies under one of the allowlisted prefixes.
+ *
+ * @example
+ * ```ts
+ * keyAllowed('app:customer:1', ['app:customer:']); // true
+ * ```
+ */
+export const keyAllowed = (key: string, prefixes: readonly string[]): boolean => prefixes.some((prefix) => key.startsWith(prefix));
+
+const allowedList = (prefixes: readonly string[]): string => prefixes.map((prefix) => JSON.stringify(prefix)).join(', ');
+
+/**
+ * Refuses a pattern unless its literal prefix (see {@link literalPrefix}) starts with an allowlisted prefix — so
+ * `*`, `?*`, `[a-z]*` and `other:*` are refused, with a {@link ToolError} `PATTERN_REFUSED` naming what is allowed.
+ *
+ * @example
+ * ```ts
+ * checkPattern('app:customer:4*', ['app:customer:']); // ok
+ * checkPattern('*', ['app:customer:']);              // throws PATTERN_REFUSED
+ * ```
+ */
+export function checkPattern(pattern: string, prefixes: readonly string[]): void {
+  const { prefix } = literalPrefix(pattern);
+  if (keyAllowed(prefix, prefixes)) return;
+  const why =
+    prefix === ''
+      ? `Pattern ${JSON.stringify(pattern)} starts with a wildcard and would scan every Redis key.`
+      : `Pattern ${JSON.stringify(pattern)} is not under an allowed key prefix.`;
+  throw new ToolError(
+    'PATTERN_REFUSED',
+    `${why} A pattern must begin with one of these literal prefixes, with no wildcard before it: ${allowedList(prefixes)} (e.g. ${JSON.stringify(`${prefixes[0]!}*`)}).`,
+    { tool: TOOL },
+  );
+}
+
+const SCORE_BOUND = /^\(?(?:[+-]?inf|[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)$/i;
+
+/**
+ * Numeric value of a ZRANGE score bound (`'(1.5'`, `'-inf'`, `3`), whether it is exclusive, and the argument to send.
+ *
+ * @example
+ * ```ts
+ * parseScoreBound('(10'); // { value: 10, exclusive: true, arg: '(10' }
+ * ```
+ */
+export function parseScoreBound(bound: string | number): { value: number; exclusive: boolean; arg: string } {
+  if (typeof bound === 'number') return { value: bound, exclusive: false, arg: String(bound) };
+  const exclusive = bound.startsWith('(');
+  const text = (exclusive ? bound.slice(1) : bound).toLowerCase();
+  const value = text.endsWith('inf') ? (text.startsWith('-') ? -Infinity : Infinity) : Number(text);
+  return { value, exclusive, arg: bound };
+}
+
+const scoreBound = z
+  .union([z.number().refine(Number.isFinite, 'expected a finite number'), z.string().max(64).regex(SCORE_BOUND, 'expected a number, "-inf", "+inf", or "(" before a number for an exclusive bound')])
+  .describe('A score: a number, "-inf" / "+inf", or "(" + number for an exclusive bound, e.g. "(10".');
+const rankIndex = z.int().min(-(2 ** 31)).max(2 ** 31);
+
+interface KeyEntry {
+  [key: string]: JsonValue;
+}
+
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Decodes bytes read from Redis as text when they are UTF-8 (allowing a character cut by a byte cap), else base64. */
+function decodeBytes(bytes: Buffer, cut: boolean): { text: string } | { base64: string } {
+  for (let drop = 0; drop <= (cut ? 3 : 0) && drop < bytes.length + 1; drop++) {
+    try {
+      return { text: textDecoder.decode(bytes.subarray(0, bytes.length - drop)) };
+    } catch {
+      // try again without a partial trailing character
+    }
+  }
+  return { base64: bytes.toString('base64') };
+}
+
+const pairs = (flat: readonly string[]): [string, string][] => {
+  const out: [string, string][] = [];
+  for (let index = 0; index + 1 < flat.length; index += 2) out.push([flat[index]!, flat[index + 1]!]);
+  return out;
+};
+
+const scoreJson = (score: string): JsonValue => {
+  const value = Number(score);
+  if (Number.isFinite(value)) return value;
+  return score.startsWith('-') ? '-inf' : '+inf';
+};
+
+interface ReadSpec {
+  readonly limit: number;
+  readonly fields: readonly string[] | undefined;
+  readonly score: { min: string | number; max: string | number } | undefined;
+  readonly rank: { start: number; stop: number } | undefined;
+  readonly reverse: boolean;
+  readonly maxBytes: number;
+}
+
+/** Reads one key by its type, every collection capped at `limit` members and every string at `maxBytes` bytes. */
+async function readKey(redis: ReadOnlyRedis, key: string, spec: ReadSpec): Promise<KeyEntry> {
+  const [type, ttl] = (await Promise.all([redis.read('TYPE', key), redis.read('PTTL', key)])) as [string, number];
+  const entry: KeyEntry = { key, type, exists: type !== 'none', ttl_ms: ttl >= 0 ? ttl : null };
+  const { limit } = spec;
+  switch (type) {
+    case 'none':
+      return entry;
+    case 'string': {
+      const length = Number(await redis.read('STRLEN', key));
+      const cut = length > spec.maxBytes;
+      const bytes = (await redis.readBuffer('GETRANGE', key, 0, Math.min(length, spec.maxBytes) - 1)) as Buffer;
+      const decoded = length === 0 ? { text: '' } : decodeBytes(bytes, cut);
+      entry['length'] = length;
+      if ('text' in decoded) {
+        entry['value'] = decoded.text;
+        if (!cut && /^\s*[[{]/.test(decoded.text)) {
+          try {
+            entry['json'] = JSON.parse(decoded.text) as JsonValue;
+          } catch {
+            // not JSON: the text alone is the value
+          }
+        }
+      } else {
+        entry['value_base64'] = decoded.base64;
+      }
+      entry['truncated'] = cut;
+      return entry;
+    }
+    case 'hash': {
+      const length = Number(await redis.read('HLEN', key));
+      entry['length'] = length;
+      if (spec.fields !== undefined) {
+        const values = (await redis.read('HMGET', key, ...spec.fields)) as (string | null)[];
+        entry['value'] = Object.fromEntries(spec.fields.map((field, index) => [field, values[index] ?? null]));
+        entry['truncated'] = false;
+        return entry;
+      }
+      let fields: [string, string][];
+      if (length <= limit) {
+        fields = pairs((await redis.read('HGETALL', key)) as string[]);
+      } else {
+        // HSCAN may repeat a field while the hash is rehashed; the map keeps each once.
+        const seen = new Map<string, string>();
+        let cursor = '0';
+        do {
+          const [next, batch] = (await redis.read('HSCAN', key, cursor, 'COUNT', Math.min(limit, 1_000))) as [string, string[]];
+          cursor = next;
+          for (const [field, value] of pairs(batch)) seen.set(field, value);
+        } while (cursor !== '0' && seen.size < limit);
+        fields = [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, limit);
+      }
+      entry['value'] = Object.fromEntries(fields);
+      entry['truncated'] = fields.length < length;
+      return entry;
+    }
+    case 'zset':
+      return readSortedSet(redis, key, entry, spec);
+    case 'list': {
+      const length = Number(await redis.read('LLEN', key));
+      const values = (await redis.read('LRANGE', key, 0, limit - 1)) as string[];
+      Object.assign(entry, { length, value: values, truncated: values.length < length });
+      return entry;
+    }
+    case 'set': {
+      const length = Number(await redis.read('SCARD', key));
+      const members = new Set<string>();
+      let cursor = '0';
+      do {
+        const [next, batch] = (await redis.read('SSCAN', key, cursor, 'COUNT', Math.min(limit, 1_000))) as [string, string[]];
+        cursor = next;
+        for (const member of batch) members.add(member);
+      } while (cursor !== '0' && members.size < limit);
+      const value = [...members].sort().slice(0, limit);
+      Object.assign(entry, { length, value, truncated: value.length < length });
+      return entry;
+    }
+    case 'stream': {
+      const length = Number(await redis.read('XLEN', key));
+      const raw = (await redis.read(spec.reverse ? 'XREVRANGE' : 'XRANGE', key, spec.reverse ? '+' : '-', spec.reverse ? '-' : '+', 'COUNT', limit)) as [string, string[]][];
+      const value = raw.map(([id, fields]) => ({ id, fields: Object.fromEntries(pairs(fields)) }));
+      Object.assign(entry, { length, value, truncated: value.length < length });
+      return entry;
+    }
+    default:
+      // Module types (ReJSON-RL, ...) need module commands this tool does not send.
+      entry['unsupported'] = `keys of type ${type} are not read by redis_lookup`;
+      return entry;
+  }
+}
+
+async function readSortedSet(redis: ReadOnlyRedis, key: string, entry: KeyEntry, spec: ReadSpec): Promise<KeyEntry> {
+  const { limit, reverse } = spec;
+  const length = Number(await redis.read('ZCARD', key));
+  entry['length'] = length;
+  const members = (flat: string[]): JsonValue[] => pairs(flat).map(([member, score]) => ({ member, score: scoreJson(score) }));
+  if (spec.score !== undefined) {
+    const min = String(spec.score.min);
+    const max = String(spec.score.max);
+    const inRange = Number(await redis.read('ZCOUNT', key, min, max));
+    // With REV, ZRANGE takes the bounds highest first.
+    const flat = (await redis.read('ZRANGE', key, reverse ? max : min, reverse ? min : max, 'BYSCORE', ...(reverse ? ['REV'] : []), 'LIMIT', 0, limit, 'WITHSCORES')) as string[];
+    const value = members(flat);
+    Object.assign(entry, { range: { by: 'score', min, max, reverse }, in_range: inRange, value, truncated: value.length < inRange });
+    return entry;
+  }
+  const requested = spec.rank ?? { start: 0, stop: limit - 1 };
+  // Negative ranks count from the end, as in ZRANGE; resolved here so the member cap can be applied.
+  const start = Math.max(0, requested.start < 0 ? length + requested.start : requested.start);
+  const stop = Math.min(length - 1, requested.stop < 0 ? length + requested.stop : requested.stop);
+  const inRange = Math.max(0, stop - start + 1);
+  const cappedStop = Math.min(stop, start + limit - 1);
+  const flat = inRange === 0 ? [] : ((await redis.read('ZRANGE', key, start, cappedStop, ...(reverse ? ['REV'] : []), 'WITHSCORES')) as string[]);
+  const value = members(flat);
+  Object.assign(entry, { range: { by: 'rank', start: requested.start, stop: requested.stop, reverse }, in_range: inRange, value, truncated: value.length < inRange });
+  return entry;
+}
+
+/** Finds keys matching `pattern` with SCAN MATCH, bounded by `maxKeys` found and `maxScanKeys` of COUNT sent. */
+async function scanKeys(
+  redis: ReadOnlyRedis,
+  pattern: string,
+  prefixes: readonly string[],
+  maxKeys: number,
+  maxScanKeys: number,
+  signal: AbortSignal,
+): Promise<{ keys: string[]; moreKeys: boolean; scanComplete: boolean; scanCalls: number }> {
+  const found = new Set<string>();
+  let cursor = '0';
+  let budget = maxScanKeys;
+  let scanCalls = 0;
+  do {
+    if (signal.aborted) break;
+    const count = Math.min(1_000, budget);
+    budget -= count;
+    scanCalls += 1;
+    const [next, batch] = (await redis.read('SCAN', cursor, 'MATCH', pattern, 'COUNT', count)) as [string, string[]];
+    cursor = next;
+    // The pattern guard already implies this; checked again so no key outside the allowlist can ever be returned.
+    for (const key of batch) if (keyAllowed(key, prefixes)) found.add(key);
+    // One key beyond the cap tells "there are more" from "exactly maxKeys".
+  } while (cursor !== '0' && budget > 0 && found.size <= maxKeys);
+  const keys = [...found].sort();
+  return { keys: keys.slice(0, maxKeys), moreKeys: keys.length > maxKeys, scanComplete: cursor === '0', scanCalls };
+}
+
+/** Where the connection goes, without the password (for errors and logs). */
+function describeTarget(config: ParsedConfig): { options: RedisOptions; describe: string } {
+  const url = config.url === undefined ? undefined : new URL(config.url);
+  const host = config.host ?? (url?.hostname ? url.hostname.replace(/^\[(.*)\]$/, '$1') : '127.0.0.1');
+  const port = config.port ?? (url?.port ? Number(url.port) : 6379);
+  const db = config.db ?? (url !== undefined && url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0);
+  const username = config.username ?? (url?.username ? decodeURIComponent(url.username) : undefined);
+  const password = config.password ?? (url?.password ? decodeURIComponent(url.password) : undefined);
+  const tls = config.tls ?? url?.protocol.toLowerCase() === 'rediss:';
+  const options: RedisOptions = {
+    host,
+    port,
+    db,
+    connectionName: 'tributary-mcp',
+    connectTimeout: config.connectTimeoutMs,
+    lazyConnect: true,
+    // INFO (the ready check) may be denied to a least-privilege read-only ACL user.
+    enableReadyCheck: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (attempt) => (attempt > 3 ? null : Math.min(100 * 2 ** attempt, 2_000)),
+    ...(username === undefined ? {} : { username }),
+    ...(password === undefined ? {} : { password }),
+  };
+  if (tls !== false) {
+    const { insecureSkipVerify = false, ...settings } = tls === true ? {} : tls;
+    options.tls = { ...settings, rejectUnauthorized: !insecureSkipVerify };
+  }
+  const user = username === undefined ? '' : `${encodeURIComponent(username)}@`;
+  return { options, describe: `${tls === false ? 'redis' : 'rediss'}://${user}${host.includes(':') ? `[${host}]` : host}:${port}/${db}` };
+}
+
+/** ioredis attaches failed commands (with their arguments, passwords for AUTH) to errors: keep the message only. */
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Registers `redis_lookup` when `redis` is configured: reads keys under the allowlisted prefixes, by exact key or by a
+ * pattern beginning with such a prefix, with every command read-only ({@link readOnlyRedis}). Connects on the first
+ * call; the returned cleanup closes a connection it opened.
+ *
+ * @example
+ * ```ts
+ * const cleanup = registerRedisTools(server, context, redisConfigSchema.parse({ url: 'redis://127.0.0.1:6379', keyPrefixes: ['app:'] }));
+ * ```
+ */
+export function registerRedisTools(server: McpServer, context: ToolContext, config: ParsedConfig | undefined): ToolCleanup {
+  if (config === undefined) return undefined;
+  const { limits, run, logger } = context;
+  const prefixes = config.keyPrefixes;
+  const target = config.client === undefined ? describeTarget(config) : undefined;
+  let owned: Redis | undefined;
+  let connecting: Promise<ReadOnlyRedis> | undefined;
+
+  const connect = async (): Promise<ReadOnlyRedis> => {
+    if (config.client !== undefined) return readOnlyRedis(config.client);
+    const { options, describe } = target!;
+    const module = await import('ioredis');
+    // ioredis is CommonJS: under Node's ESM loader the class may only be reachable through `default`.
+    const RedisClass = module.Redis ?? (module.default as unknown as { Redis: typeof Redis }).Redis;
+    const client = new RedisClass(options);
+    client.on('error', (error: unknown) => logger.warn({ tool: TOOL, target: describe, error: messageOf(error) }, 'redis_lookup: Redis connection error'));
+    try {
+      await client.connect();
+    } catch (error) {
+      client.disconnect();
+      throw new ToolError('REDIS_UNAVAILABLE', `Could not connect to Redis at ${describe}: ${messageOf(error)}. Retry later or ask the operator to check the server.`, {
+        tool: TOOL,
+        retriable: true,
+      });
+    }
+    owned = client;
+    return readOnlyRedis(client);
+  };
+  const redis = (): Promise<ReadOnlyRedis> => {
+    const current = owned;
+    if (current !== undefined && (current.status === 'end' || current.status === 'close')) {
+      owned = undefined;
+      connecting = undefined;
+    }
+    connecting ??= connect();
+    connecting.catch(() => (connecting = undefined));
+    return connecting;
+  };
+
+  const maxMembers = Math.min(10_000, limits.maxRows);
+  const maxKeys = Math.min(1_000, limits.maxRows);
+  const key = z.string().min(1).max(1_024);
+
+  server.registerTool(
+    TOOL,
+    {
+      description:
+        'Reads keys of the Redis hot store by exact key (up to 100) or by a glob pattern that starts with an allowed ' +
+        `literal prefix (${allowedList(prefixes)}); never a pattern that would scan all keys. For each key: type, TTL ` +
+        'and value by type — string (with json when it holds a JSON object or array), hash (all or selected fields), ' +
+        'sorted set (by score range or rank range, with scores), list, set, stream — capped in members and bytes.',
+      inputSchema: {
+        keys: z.array(key).min(1).max(100).optional().describe(`Exact keys to read (1 to 100), each starting with an allowed prefix. Give keys or pattern.`),
+        pattern: z
+          .string()
+          .min(1)
+          .max(1_024)
+          .optional()
+          .describe('Redis glob (*, ?, [abc], \\ escapes) whose literal start is an allowed prefix, e.g. "app:customer:4*". Give keys or pattern.'),
+        max_keys: z.int().min(1).max(maxKeys).default(Math.min(50, maxKeys)).describe(`Most keys a pattern returns, at most ${maxKeys}. Default 50.`),
+        limit: z.int().min(1).max(maxMembers).default(Math.min(100, maxMembers)).describe(`Most members read per hash, sorted set, list, set or stream, at most ${maxMembers}. Default 100.`),
+        fields: z.array(z.string().max(1_024)).min(1).max(100).optional().describe('Hashes: read only these fields (HMGET); missing fields are null.'),
+        score_range: z
+          .strictObject({ min: scoreBound, max: scoreBound })
+          .optional()
+          .describe('Sorted sets: members with min <= score <= max, lowest first ("(" makes a bound exclusive).'),
+        rank_range: z
+          .strictObject({ start: rankIndex.describe('First rank, 0-based; negative counts from the end.'), stop: rankIndex.describe('Last rank, inclusive; -1 is the last.') })
+          .optional()
+          .describe('Sorted sets: members by rank (0 = lowest score). Default: ranks 0 to limit - 1.'),
+        reverse: z.boolean().default(false).describe('Sorted sets and streams: highest score (newest entry) first.'),
+      },
+      annotations: READ_ONLY_TOOL,
+    },
+    (args) =>
+      run(TOOL, args, async (signal) => {
+        const refuse = (code: string, message: string): never => {
+          throw new ToolError(code, message, { tool: TOOL });
+        };
+        if ((args.keys === undefined) === (args.pattern === undefined)) refuse('INVALID_ARGUMENTS', 'Give either keys (exact keys) or pattern (a glob), not both or neither.');
+        if (args.score_range !== undefined && args.rank_range !== undefined) refuse('INVALID_ARGUMENTS', 'Give score_range or rank_range, not both.');
+        if (args.score_range !== undefined) {
+          const min = parseScoreBound(args.score_range.min);
+          const max = parseScoreBound(args.score_range.max);
+          if (min.value > max.value) refuse('INVALID_RANGE', `score_range is inverted: min (${min.arg}) is above max (${max.arg}). Use reverse: true for highest first.`);
+        }
+        const rank = args.rank_range;
+        if (rank !== undefined && Math.sign(rank.start + 0.5) === Math.sign(rank.stop + 0.5) && rank.start > rank.stop) {
+          refuse('INVALID_RANGE', `rank_range is inverted: start (${rank.start}) is after stop (${rank.stop}). Use reverse: true for highest first.`);
+        }
+        let keys: string[];
+        let scan: Record<string, JsonValue> | undefined;
+        let moreKeys = false;
+        if (args.keys !== undefined) {
+          const outside = args.keys.filter((candidate) => !keyAllowed(candidate, prefixes));
+          // Refused whether the key exists or not, so the tool cannot probe keys outside the allowlist.
+          if (outside.length > 0) {
+            refuse('KEY_NOT_ALLOWED', `Key(s) ${outside.slice(0, 5).map((k) => JSON.stringify(k)).join(', ')} are not readable. Readable keys start with: ${allowedList(prefixes)}.`);
+          }
+          keys = [...new Set(args.keys)];
+        } else {
+          const pattern = args.pattern!;
+          checkPattern(pattern, prefixes);
+          const literal = literalPrefix(pattern);
+          if (literal.complete) {
+            keys = [literal.prefix];
+          } else {
+            const found = await scanKeys(await redis(), pattern, prefixes, args.max_keys, config.maxScanKeys, signal);
+            keys = found.keys;
+            moreKeys = found.moreKeys;
+            scan = { pattern, complete: found.scanComplete, calls: found.scanCalls, max_scan_keys: config.maxScanKeys };
+          }
+        }
+        const client = await redis();
+        const spec: ReadSpec = {
+          limit: args.limit,
+          fields: args.fields,
+          score: args.score_range,
+          rank: args.rank_range,
+          reverse: args.reverse,
+          maxBytes: limits.maxBytes,
+        };
+        let entries: KeyEntry[];
+        try {
+          entries = await Promise.all(keys.map((one) => readKey(client, one, spec)));
+        } catch (error) {
+          if (error instanceof ToolError) throw error;
+          throw new ToolError('REDIS_READ_FAILED', `Reading from Redis failed: ${messageOf(error)}.`, { tool: TOOL, retriable: true });
+        }
+        const { kept, truncated: bytesCut } = fitEntries(entries, limits.maxBytes);
+        const scanIncomplete = scan !== undefined && scan['complete'] === false;
+        const truncated = bytesCut || moreKeys || scanIncomplete || kept.some((entry) => entry['truncated'] === true);
+        const data: Record<string, JsonValue> = { keys: kept, truncated };
+        if (scan !== undefined) data['scan'] = { ...scan, more_keys: moreKeys };
+        const found = kept.filter((entry) => entry['exists'] === true).length;
+        const notes = [
+          moreKeys ? `more keys match (max_keys ${args.max_keys})` : '',
+          scanIncomplete ? `scan stopped after ~${config.maxScanKeys} keys examined (maxScanKeys), narrow the pattern` : '',
+          bytesCut ? `cut at ${limits.maxBytes} bytes` : '',
+          kept.some((entry) => entry['truncated'] === true) ? 'some values capped (see truncated per key)' : '',
+        ].filter((note) => note !== '');
+        return dataResult(
+          `${kept.length} key(s) returned, ${found} existing${notes.length > 0 ? `; truncated: ${notes.join('; ')}` : ''}.`,
+          'the Redis hot store',
+          data,
+        );
+      }),
+  );
+
+  return async () => {
+    const client = owned;
+    owned = undefined;
+    if (client === undefined) return;
+    await client.quit().catch(() => client.disconnect());
+  };
+}
+
+/**
+ * Keeps whole keys while they fit in `maxBytes`; the first key that does not fit keeps as many of its members as fit
+ * (so one huge key still shows something), and the rest are cut.
+ */
+function fitEntries(entries: readonly KeyEntry[], maxBytes: number): { kept: KeyEntry[]; truncated: boolean } {
+  const whole = capItems(entries, maxBytes);
+  if (!whole.truncated) return whole;
+  const kept = [...whole.kept];
+  const next = entries[kept.length]!;
+  const used = Buffer.byteLength(JSON.stringify(kept));
+  const value = next['value'] ?? next['value_base64'];
+  if (typeof value === 'string') {
+    // A string too long for what is left: keep its start (whole characters), without the decoded json.
+    const { json: _json, ...rest } = next;
+    const field = 'value' in next ? 'value' : 'value_base64';
+    const shell = Buffer.byteLength(JSON.stringify({ ...rest, [field]: '' })) + 16;
+    const room = maxBytes - used - shell;
+    // JSON escaping can grow a character up to 6 bytes: halve until it fits. Base64 stays in whole 4-character groups.
+    let text = value.slice(0, Math.max(0, room));
+    while (text.length > 0 && Buffer.byteLength(JSON.stringify(text)) > room) text = text.slice(0, Math.floor(text.length / 2));
+    if (field === 'value_base64') text = text.slice(0, text.length - (text.length % 4));
+    if (text.length > 0) kept.push({ ...rest, [field]: text, truncated: true });
+  } else if (Array.isArray(value)) {
+    const shell = Buffer.byteLength(JSON.stringify({ ...next, value: [] })) + 16;
+    const members = capItems(value, maxBytes - used - shell);
+    if (members.kept.length > 0) kept.push({ ...next, value: members.kept, truncated: true });
+  } else if (value !== null && typeof value === 'object') {
+    const shell = Buffer.byteLength(JSON.stringify({ ...next, value: {} })) + 16;
+    const members = capItems(Object.entries(value), maxBytes - used - shell);
+    if (members.kept.length > 0) kept.push({ ...next, value: Object.fromEntries(members.kept), truncated: true });
+  }
+  return { kept, truncated: true };
 }
