@@ -62,6 +62,8 @@ export type { Aggregate, AggregateKind, AggregateValues, Reducer } from './opera
 export { tumbling, hopping, sliding, session } from './operators/window-assigners.js';
 export type { WindowAssigner, TumblingWindows, HoppingWindows, SlidingWindows, SessionWindows } from './operators/window-assigners.js';
 export type { Alert, AlertRule, AlertSeverity, AlertCondition } from './operators/alert.js';
+export { anomalies } from './operators/anomalies.js';
+export type { AnomaliesOptions } from './operators/anomalies.js';
 export { toSink } from './operators/to-sink.js';
 export type { ToSinkOptions } from './operators/to-sink.js';
 
