@@ -64,6 +64,8 @@ export type { WindowAssigner, TumblingWindows, HoppingWindows, SlidingWindows, S
 export type { Alert, AlertRule, AlertSeverity, AlertCondition } from './operators/alert.js';
 export { anomalies } from './operators/anomalies.js';
 export type { AnomaliesOptions } from './operators/anomalies.js';
+export { thresholdAlerts } from './operators/threshold-alerts.js';
+export type { ThresholdAlertsOptions, AlertRulesProvider } from './operators/threshold-alerts.js';
 export { toSink } from './operators/to-sink.js';
 export type { ToSinkOptions } from './operators/to-sink.js';
 
