@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { InvalidOptionsError, TributaryError } from '@tributary/core';
 import type { AlertRule } from '@tributary/core';
 import { kafkaAlertRules } from './kafka-alert-rules.js';
+import type { KafkaAlertRulesOptions } from './kafka-alert-rules.js';
 
 // Nothing listens here: every check below must fail before a connection is attempted.
-const offline = { brokers: ['127.0.0.1:1'], topic: 'alert-rules', retry: { retries: 0 }, connectionTimeoutMs: 200 } as const;
+const offline: KafkaAlertRulesOptions = { brokers: ['127.0.0.1:1'], topic: 'alert-rules', retry: { retries: 0 }, connectionTimeoutMs: 200 };
 const rule: AlertRule = { id: 'revenue-drop', metric: 'revenue', condition: '<', threshold: 100, severity: 'warning' };
 
 async function rejection(promise: Promise<unknown>): Promise<InvalidOptionsError> {
