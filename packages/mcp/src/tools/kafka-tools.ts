@@ -9,7 +9,8 @@ import type { JsonValue } from '../server/tool-result.js';
 
 /**
  * The part of `KafkaAdmin` (from `@tributary/connectors/kafka`) the Kafka tools use: pass a real admin, or a fake in
- * tests.
+ * tests. `readTopicOffsets` is optional so that admins written before it existed keep working; without it, reads by
+ * offsets answer with a clear error.
  *
  * @example
  * ```ts
@@ -17,7 +18,15 @@ import type { JsonValue } from '../server/tool-result.js';
  * const server = createTributaryMcpServer({ kafka: admin, topics: ['orders'] });
  * ```
  */
-export type KafkaAdminLike = Pick<KafkaAdmin, 'listTopics' | 'describeTopic' | 'consumerGroupLag' | 'readTopicRange' | 'close'>;
+export type KafkaAdminLike = Pick<KafkaAdmin, 'listTopics' | 'describeTopic' | 'consumerGroupLag' | 'readTopicRange' | 'close'> & Partial<Pick<KafkaAdmin, 'readTopicOffsets'>>;
+
+/** The admin's offset reader, or a `ToolError` saying the configured admin has none. */
+export function offsetReader(admin: KafkaAdminLike, tool: string): NonNullable<KafkaAdminLike['readTopicOffsets']> {
+  if (admin.readTopicOffsets === undefined) {
+    throw new ToolError('UNSUPPORTED', 'The configured Kafka admin cannot read by offsets (no readTopicOffsets); configure kafka with options or a current KafkaAdmin.', { tool });
+  }
+  return admin.readTopicOffsets.bind(admin);
+}
 
 /** What the Kafka tools need from the server configuration. */
 export interface KafkaToolsContext {
@@ -37,6 +46,36 @@ const timestamp = z
   .union([z.number().int().min(0).max(8.64e15), z.iso.datetime({ offset: true })])
   .describe('ms since the epoch, or an ISO-8601 date-time with zone.');
 const toMs = (value: number | string): number => (typeof value === 'number' ? value : Date.parse(value));
+const kafkaOffset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** Per-partition offset ranges `[from, to)`, as agents give them. */
+const offsetRanges = z
+  .array(
+    z.strictObject({
+      partition: z.number().int().min(0).max(100_000).describe('Partition number.'),
+      from: kafkaOffset.describe('First offset to read (inclusive).'),
+      to: kafkaOffset.optional().describe('End offset (exclusive). Default: the end of the partition now.'),
+    }),
+  )
+  .min(1)
+  .max(10_000);
+
+/**
+ * Checks per-partition offset ranges (no duplicate partition, `from < to`) and turns them into the
+ * `partitions` option of `readTopicOffsets`; throws a `ToolError` naming the field.
+ */
+function offsetPartitions(tool: string, field: string, ranges: z.output<typeof offsetRanges>): Record<number, { from: number; to?: number }> {
+  const partitions: Record<number, { from: number; to?: number }> = {};
+  ranges.forEach((range, index) => {
+    if (range.partition in partitions) {
+      throw new ToolError('INVALID_RANGE', `${field}[${index}]: partition ${range.partition} is given twice; give one range per partition.`, { tool });
+    }
+    if (range.to !== undefined && !(range.from < range.to)) {
+      throw new ToolError('INVALID_RANGE', `${field}[${index}].to (${range.to}) must be after ${field}[${index}].from (${range.from}): the offset range [from, to) is empty or inverted.`, { tool });
+    }
+    partitions[range.partition] = range.to === undefined ? { from: range.from } : { from: range.from, to: range.to };
+  });
+  return partitions;
+}
 
 /**
  * Debezium decoding for agents: the envelope (with or without the schema wrapper) reduced to what changed. Values
@@ -156,38 +195,72 @@ export function registerKafkaTools(server: McpServer, context: KafkaToolsContext
     'read_topic',
     {
       description:
-        'Reads records of a topic whose timestamps fall in [from, to), oldest first, decoded as json (default), string ' +
-        'or debezium (the change envelope reduced to op / before / after / source).',
+        'Reads records of a topic either by time — timestamps in [from, to), oldest first — or by offsets — per ' +
+        'partition [from, to), by partition then offset (give exactly one of the two). Decoded as json (default), ' +
+        'string or debezium (the change envelope reduced to op / before / after / source).',
       inputSchema: {
         topic: topicName,
-        from: timestamp,
-        to: timestamp,
-        partitions: z.array(z.number().int().min(0).max(100_000)).min(1).max(10_000).optional(),
+        from: timestamp.optional().describe('Time read: start (inclusive), ms since the epoch or ISO-8601 date-time with zone. With `to`; not with `offsets`.'),
+        to: timestamp.optional().describe('Time read: end (exclusive), ms since the epoch or ISO-8601 date-time with zone. With `from`; not with `offsets`.'),
+        partitions: z.array(z.number().int().min(0).max(100_000)).min(1).max(10_000).optional().describe('Time read: partitions to read. Default: all.'),
+        offsets: offsetRanges
+          .optional()
+          .describe('Offset read: per partition, offsets [from, to) (`to` default: the end of the partition now). Not with from / to. Offsets no longer in the log are reported under `partitions[].missing`.'),
         limit: z.number().int().min(1).max(limits.maxRows).default(Math.min(100, limits.maxRows)).describe(`Most records, at most ${limits.maxRows}. Default 100.`),
-        decoding: z.enum(['json', 'string', 'debezium']).default('json'),
+        decoding: z.enum(['json', 'string', 'debezium']).default('json').describe('How to decode values: json (default), string, or debezium (op / before / after / source).'),
       },
       annotations: readOnly,
     },
     (args) =>
       run('read_topic', args, async (signal) => {
-        const from = toMs(args.from);
-        const to = toMs(args.to);
-        if (!(from < to)) {
-          throw new ToolError('INVALID_RANGE', `The time range is empty or inverted: from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()}).`, {
-            tool: 'read_topic',
-          });
+        const byTime = args.from !== undefined || args.to !== undefined;
+        if (byTime === (args.offsets !== undefined)) {
+          throw new ToolError(
+            'INVALID_ARGUMENTS',
+            byTime
+              ? 'Give either a time range (from and to) or offsets, not both.'
+              : 'Give what to read: a time range (from and to: ms since the epoch or ISO-8601) or offsets ([{ partition, from, to? }]).',
+            { tool: 'read_topic' },
+          );
         }
+        if (byTime && (args.from === undefined || args.to === undefined)) {
+          throw new ToolError('INVALID_ARGUMENTS', `A time range needs both from and to; ${args.from === undefined ? 'from' : 'to'} is missing.`, { tool: 'read_topic' });
+        }
+        if (args.offsets !== undefined && args.partitions !== undefined) {
+          throw new ToolError('INVALID_ARGUMENTS', 'partitions applies to time reads; with offsets, the partitions are the ones in offsets.', { tool: 'read_topic' });
+        }
+        let from = 0;
+        let to = 0;
+        if (byTime) {
+          from = toMs(args.from!);
+          to = toMs(args.to!);
+          if (!(from < to)) {
+            throw new ToolError('INVALID_RANGE', `The time range is empty or inverted: from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()}).`, {
+              tool: 'read_topic',
+            });
+          }
+        }
+        const byOffsets = args.offsets === undefined ? undefined : offsetPartitions('read_topic', 'offsets', args.offsets);
         await requireTopic('read_topic', args.topic);
-        const range = await (await context.admin()).readTopicRange({
-          topic: args.topic,
-          from,
-          to,
-          limit: args.limit,
-          deserializer: args.decoding === 'string' ? 'string' : 'json',
-          timeoutMs: limits.timeoutMs,
-          signal,
-          ...(args.partitions === undefined ? {} : { partitions: args.partitions }),
-        });
+        const admin = await context.admin();
+        const common = { topic: args.topic, limit: args.limit, deserializer: args.decoding === 'string' ? ('string' as const) : ('json' as const), timeoutMs: limits.timeoutMs, signal };
+        let range: Awaited<ReturnType<KafkaAdminLike['readTopicRange']>>;
+        let partitionReport: JsonValue | undefined;
+        if (byOffsets === undefined) {
+          range = await admin.readTopicRange({ ...common, from, to, ...(args.partitions === undefined ? {} : { partitions: args.partitions }) });
+        } else {
+          let read: Awaited<ReturnType<NonNullable<KafkaAdminLike['readTopicOffsets']>>>;
+          try {
+            read = await offsetReader(admin, 'read_topic')({ ...common, partitions: byOffsets });
+          } catch (error) {
+            if ((error as { code?: unknown }).code === 'KAFKA_PARTITION_NOT_FOUND') {
+              throw new ToolError('UNKNOWN_PARTITION', `${(error as Error).message.replace(/^readTopicOffsets: partitions: /, 'offsets: ')} Call describe_topic for its partitions.`, { tool: 'read_topic' });
+            }
+            throw error;
+          }
+          range = read;
+          partitionReport = toJson(read.partitions);
+        }
         const records = range.records.map((record) => ({
           partition: toJson(record.position.partition),
           offset: toJson(record.position.offset),
@@ -202,9 +275,12 @@ export function registerKafkaTools(server: McpServer, context: KafkaToolsContext
           records: kept,
           undecodable: toJson(range.undecodable),
           complete: range.complete && !truncated,
+          ...(partitionReport === undefined ? {} : { partitions: partitionReport }),
         };
+        const missing = Array.isArray(partitionReport) ? partitionReport.filter((p) => (p as { missing: unknown }).missing !== null).length : 0;
         return dataResult(
-          `${kept.length} record(s) from ${args.topic}${data['complete'] === true ? '' : ' (incomplete: limit, size cap or timeout reached)'}; ${range.undecodable.length} undecodable.`,
+          `${kept.length} record(s) from ${args.topic}${data['complete'] === true ? '' : ' (incomplete: limit, size cap or timeout reached)'}; ${range.undecodable.length} undecodable` +
+            `${missing > 0 ? `; ${missing} partition(s) had requested offsets no longer in the log (see partitions[].missing)` : ''}.`,
           `Kafka topic ${args.topic}`,
           data,
         );
