@@ -13,11 +13,32 @@ import { runChecks } from './quality/check.js';
 import { profileTable } from './quality/profile.js';
 import { describeRead, fieldOf, pinTable } from './quality/table-read.js';
 
-/** Most columns one `profile` call covers (the rest are listed as not profiled). */
+/**
+ * Most columns one `profile` call covers (the rest are listed as not profiled).
+ *
+ * @example
+ * ```ts
+ * if (columns.length > MAX_PROFILE_COLUMNS) columns = columns.slice(0, MAX_PROFILE_COLUMNS);
+ * ```
+ */
 export const MAX_PROFILE_COLUMNS = 100;
-/** Most checks in one `check` call. */
+/**
+ * Most checks in one `check` call.
+ *
+ * @example
+ * ```ts
+ * const checks = requested.slice(0, MAX_CHECKS);
+ * ```
+ */
 export const MAX_CHECKS = 50;
-/** Longest regular expression a `regex` check accepts. */
+/**
+ * Longest regular expression a `regex` check accepts.
+ *
+ * @example
+ * ```ts
+ * const ok = pattern.length <= MAX_PATTERN_LENGTH;
+ * ```
+ */
 export const MAX_PATTERN_LENGTH = 500;
 
 const tableName = z

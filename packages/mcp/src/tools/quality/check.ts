@@ -10,10 +10,24 @@ import type { PinnedTable } from './table-read.js';
 
 const TOOL = 'check';
 
-/** A row-count source: another table, a Kafka topic, a SQL count or a fixed number. */
+/**
+ * A row-count source: another table, a Kafka topic, a SQL count or a fixed number.
+ *
+ * @example
+ * ```ts
+ * const source: RowCountSource = { topic: 'shop.public.orders' };
+ * ```
+ */
 export type RowCountSource = { readonly table: string } | { readonly topic: string } | { readonly sql: string } | { readonly expected: number };
 
-/** One check as the agent sent it (after schema validation). */
+/**
+ * One check as the agent sent it (after schema validation).
+ *
+ * @example
+ * ```ts
+ * const check: CheckInput = { kind: 'range', column: 'amount', min: 0, max: 10_000 };
+ * ```
+ */
 export type CheckInput =
   | { readonly kind: 'not_null'; readonly column: string }
   | { readonly kind: 'unique'; readonly columns: readonly string[] }
@@ -27,7 +41,14 @@ export type CheckInput =
     }
   | { readonly kind: 'freshness'; readonly column?: string | undefined; readonly max_age_ms: number };
 
-/** What checking needs besides the pinned table. */
+/**
+ * What checking needs besides the pinned table.
+ *
+ * @example
+ * ```ts
+ * const env: CheckEnvironment = { engine, tables: ['silver.orders'], kafka: undefined, maxBytes: 262_144, examples: 5, signal, now: Date.now() };
+ * ```
+ */
 export interface CheckEnvironment {
   readonly engine: SqlEngine;
   /** Allowlisted tables (row-count sources must be among them). */
@@ -40,7 +61,14 @@ export interface CheckEnvironment {
   readonly now: number;
 }
 
-/** The outcome of one check. */
+/**
+ * The outcome of one check.
+ *
+ * @example
+ * ```ts
+ * const failed = results.filter((result: CheckResult) => result['passed'] !== true);
+ * ```
+ */
 export type CheckResult = Record<string, JsonValue>;
 
 const num = (value: JsonValue | undefined): number => {
@@ -77,7 +105,14 @@ function normaliseBound(column: ColumnRef, value: number | string, side: string)
 
 const compareBounds = (a: number | string, b: number | string): number => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0);
 
-/** Turns the checks into the plans of the single check query, refusing columns that do not exist or do not fit. */
+/**
+ * Turns the checks into the plans of the single check query, refusing columns that do not exist or do not fit.
+ *
+ * @example
+ * ```ts
+ * const plans = planChecks(pinned, [{ kind: 'not_null', column: 'customer' }], ['silver.orders']);
+ * ```
+ */
 export function planChecks(pinned: PinnedTable, checks: readonly CheckInput[], tables: readonly string[]): CheckPlan[] {
   const name = pinned.table.name;
   const column = (n: string): ColumnRef => fieldOf(pinned.schema, n, TOOL, name);
@@ -137,6 +172,11 @@ export function planChecks(pinned: PinnedTable, checks: readonly CheckInput[], t
 /**
  * Refuses a pattern DuckDB (RE2) cannot compile — look-arounds and back-references included — before it runs over
  * the table, so the agent learns which pattern is wrong.
+ *
+ * @example
+ * ```ts
+ * await validatePatterns(engine, ['^[a-z]+@[a-z]+\\.[a-z]+$'], signal);
+ * ```
  */
 export async function validatePatterns(engine: SqlEngine, patterns: readonly string[], signal: AbortSignal): Promise<void> {
   for (const pattern of patterns) {
@@ -183,7 +223,14 @@ async function sourceCount(source: RowCountSource, row: SqlRow, index: number, e
   return { count: description.records, basis: `offset span of topic ${source.topic} (cleanup.policy ${policy})`, note };
 }
 
-/** Runs the checks: one query over the pinned table (plus row-count sources), then one result per check. */
+/**
+ * Runs the checks: one query over the pinned table (plus row-count sources), then one result per check.
+ *
+ * @example
+ * ```ts
+ * const { results } = await runChecks(pinned, [{ kind: 'unique', columns: ['order_id'] }], env);
+ * ```
+ */
 export async function runChecks(pinned: PinnedTable, checks: readonly CheckInput[], env: CheckEnvironment): Promise<{ results: CheckResult[]; rowCount: number; snapshotId: string | null }> {
   const name = pinned.table.name;
   const plans = planChecks(pinned, checks, env.tables);

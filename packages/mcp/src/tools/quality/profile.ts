@@ -5,7 +5,14 @@ import { columnKind, profileDistributionSql, profileStatsSql, statName } from '.
 import type { ColumnRef, HistogramPlan } from './quality-sql.js';
 import type { PinnedTable } from './table-read.js';
 
-/** What one profile call computes. */
+/**
+ * What one profile call computes.
+ *
+ * @example
+ * ```ts
+ * const request: ProfileRequest = { columns: [{ name: 'amount', type: 'double' }], topK: 5, bins: 10, distinct: 'estimate', signal };
+ * ```
+ */
 export interface ProfileRequest {
   readonly columns: readonly ColumnRef[];
   readonly topK: number;
@@ -15,7 +22,14 @@ export interface ProfileRequest {
   readonly signal: AbortSignal;
 }
 
-/** The profile of a table: its row count and one entry per column. */
+/**
+ * The profile of a table: its row count and one entry per column.
+ *
+ * @example
+ * ```ts
+ * const { rowCount, columns } = await profileTable(engine, pinned, request);
+ * ```
+ */
 export interface TableProfile {
   readonly rowCount: number;
   readonly columns: Record<string, JsonValue>[];
@@ -53,6 +67,11 @@ function edge(value: number, temporal: boolean): JsonValue {
 /**
  * Profiles `request.columns` of the pinned table with two queries on the same snapshot: the statistics, then the top
  * values and histograms (whose bins need the range the first query found).
+ *
+ * @example
+ * ```ts
+ * const profile = await profileTable(engine, await pinTable(context, 'profile', 'silver.orders', {}), request);
+ * ```
  */
 export async function profileTable(engine: SqlEngine, pinned: PinnedTable, request: ProfileRequest): Promise<TableProfile> {
   const name = pinned.table.name;

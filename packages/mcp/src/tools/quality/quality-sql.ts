@@ -78,7 +78,7 @@ export function quoteTable(name: string): string {
 }
 
 /** Collects bound values and hands out their `$n` placeholders. */
-export class Params {
+class Params {
   readonly values: (string | number | boolean | null)[] = [];
 
   /** The placeholder of a new parameter holding `value`. */
@@ -88,7 +88,14 @@ export class Params {
   }
 }
 
-/** One column as the generators see it: its name in the schema, its Iceberg type. */
+/**
+ * One column as the generators see it: its name in the schema, its Iceberg type.
+ *
+ * @example
+ * ```ts
+ * const column: ColumnRef = { name: 'amount', type: 'decimal(12, 2)' };
+ * ```
+ */
 export interface ColumnRef {
   readonly name: string;
   readonly type: IcebergType;
@@ -98,7 +105,7 @@ export interface ColumnRef {
  * The column as a DOUBLE for histograms: numbers as themselves, dates and timestamps as microseconds since the epoch
  * (UTC: a date is its midnight).
  */
-export function histogramExpression(column: ColumnRef): string | undefined {
+function histogramExpression(column: ColumnRef): string | undefined {
   const c = quoteIdentifier(column.name);
   switch (columnKind(column.type)) {
     case 'numeric':
@@ -110,7 +117,14 @@ export function histogramExpression(column: ColumnRef): string | undefined {
   }
 }
 
-/** Result column names of the profile statistics query for the column at `index`. */
+/**
+ * Result column names of the profile statistics query for the column at `index`.
+ *
+ * @example
+ * ```ts
+ * statName(0, 'min'); // 'c0_min'
+ * ```
+ */
 export const statName = (index: number, stat: string): string => `c${index}_${stat}`;
 
 /**
@@ -147,7 +161,14 @@ export function profileStatsSql(table: string, columns: readonly ColumnRef[], di
   return `SELECT ${select.join(', ')} FROM ${quoteTable(table)}`;
 }
 
-/** A histogram to compute: `bins` equal-width bins of width `width` starting at `lo` (the last bin is closed). */
+/**
+ * A histogram to compute: `bins` equal-width bins of width `width` starting at `lo` (the last bin is closed).
+ *
+ * @example
+ * ```ts
+ * const plan: HistogramPlan = { lo: 0, width: 10, bins: 10 }; // [0,10) [10,20) ... [90,100]
+ * ```
+ */
 export interface HistogramPlan {
   readonly lo: number;
   readonly width: number;
@@ -195,7 +216,14 @@ export function profileDistributionSql(
   return { sql: `SELECT ${select.join(', ')}`, params: params.values };
 }
 
-/** The DuckDB type a bound value is cast to so it compares with a column of this type. */
+/**
+ * The DuckDB type a bound value is cast to so it compares with a column of this type.
+ *
+ * @example
+ * ```ts
+ * duckdbType('timestamptz'); // 'TIMESTAMPTZ'
+ * ```
+ */
 export function duckdbType(type: IcebergType): string {
   if (typeof type !== 'string') return 'VARCHAR';
   switch (type) {
@@ -228,14 +256,21 @@ export function duckdbType(type: IcebergType): string {
   }
 }
 
-/** A row-level check turned into SQL: the condition a failing row meets. */
+/**
+ * A row-level check turned into SQL: the condition a failing row meets.
+ *
+ * @example
+ * ```ts
+ * const plan: RowCheckPlan = { kind: 'not_null', column: { name: 'customer', type: 'string' } };
+ * ```
+ */
 export type RowCheckPlan =
   | { readonly kind: 'not_null'; readonly column: ColumnRef }
   | { readonly kind: 'range'; readonly column: ColumnRef; readonly min: string | number | undefined; readonly max: string | number | undefined }
   | { readonly kind: 'regex'; readonly column: ColumnRef; readonly pattern: string; readonly fullMatch: boolean };
 
 /** The SQL condition true for a row that fails the check (NULL or false otherwise). */
-export function failingCondition(plan: RowCheckPlan, params: Params): string {
+function failingCondition(plan: RowCheckPlan, params: Params): string {
   const c = quoteIdentifier(plan.column.name);
   switch (plan.kind) {
     case 'not_null':
@@ -257,7 +292,14 @@ export function failingCondition(plan: RowCheckPlan, params: Params): string {
   }
 }
 
-/** A check as the single check query computes it. */
+/**
+ * A check as the single check query computes it.
+ *
+ * @example
+ * ```ts
+ * const plan: CheckPlan = { kind: 'row_count_table', source: 'bronze.orders' };
+ * ```
+ */
 export type CheckPlan =
   | RowCheckPlan
   | { readonly kind: 'unique'; readonly columns: readonly ColumnRef[] }
@@ -265,10 +307,24 @@ export type CheckPlan =
   | { readonly kind: 'freshness_column'; readonly column: ColumnRef }
   | { readonly kind: 'none' };
 
-/** Result column names of the check query for the check at `index`. */
+/**
+ * Result column names of the check query for the check at `index`.
+ *
+ * @example
+ * ```ts
+ * checkName(2, 'failing'); // 'k2_failing'
+ * ```
+ */
 export const checkName = (index: number, what: string): string => `k${index}_${what}`;
 
-/** A struct key for the duplicate count that no key column of a unique check already uses. */
+/**
+ * A struct key for the duplicate count that no key column of a unique check already uses.
+ *
+ * @example
+ * ```ts
+ * countKey([{ name: 'row_count', type: 'long' }]); // '_row_count'
+ * ```
+ */
 export function countKey(columns: readonly ColumnRef[]): string {
   const taken = new Set(columns.map((c) => c.name.toLowerCase()));
   let key = 'row_count';

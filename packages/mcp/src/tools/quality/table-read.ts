@@ -5,13 +5,27 @@ import { ToolError } from '../../errors.js';
 import { loadAllowed } from '../lakehouse-tools.js';
 import type { LakehouseToolsContext } from '../lakehouse-tools.js';
 
-/** Which snapshot a quality tool reads, as the agent asked for it. */
+/**
+ * Which snapshot a quality tool reads, as the agent asked for it.
+ *
+ * @example
+ * ```ts
+ * const asOf: AsOfArgs = { as_of_timestamp: '2026-11-01T00:00:00Z' };
+ * ```
+ */
 export interface AsOfArgs {
   readonly as_of_snapshot_id?: string | undefined;
   readonly as_of_timestamp?: number | string | undefined;
 }
 
-/** A table pinned to one snapshot, with the schema of that snapshot. */
+/**
+ * A table pinned to one snapshot, with the schema of that snapshot.
+ *
+ * @example
+ * ```ts
+ * const { table, snapshot, schema } = await pinTable(context, 'check', 'silver.orders', {});
+ * ```
+ */
 export interface PinnedTable {
   readonly table: Table;
   readonly snapshot: Snapshot | undefined;
@@ -23,6 +37,11 @@ export interface PinnedTable {
 /**
  * Loads an allowlisted table and resolves the snapshot to read (current, by id or as of a time) once, so the several
  * queries of one profile or check see the same data even when a commit lands in between.
+ *
+ * @example
+ * ```ts
+ * const pinned = await pinTable(context, 'profile', 'silver.orders', { as_of_snapshot_id: '3051729675574597004' });
+ * ```
  */
 export async function pinTable(context: LakehouseToolsContext, tool: string, name: string, args: AsOfArgs): Promise<PinnedTable> {
   if (args.as_of_snapshot_id !== undefined && args.as_of_timestamp !== undefined) {
@@ -42,7 +61,14 @@ export async function pinTable(context: LakehouseToolsContext, tool: string, nam
   return { table, snapshot, schema, asOf };
 }
 
-/** The field named exactly `name` in `schema`, or a ToolError naming the columns there are. */
+/**
+ * The field named exactly `name` in `schema`, or a ToolError naming the columns there are.
+ *
+ * @example
+ * ```ts
+ * const field = fieldOf(pinned.schema, 'customer', 'check', 'silver.orders');
+ * ```
+ */
 export function fieldOf(schema: IcebergSchema, name: string, tool: string, tableName: string): NestedField {
   const field = schema.fields.find((f) => f.name === name);
   if (field !== undefined) return field;
@@ -55,7 +81,14 @@ export function fieldOf(schema: IcebergSchema, name: string, tool: string, table
   );
 }
 
-/** `table@snapshot` for summaries. */
+/**
+ * `table@snapshot` for summaries.
+ *
+ * @example
+ * ```ts
+ * describeRead(pinned); // 'silver.orders@3051729675574597004'
+ * ```
+ */
 export function describeRead(pinned: PinnedTable): string {
   return `${pinned.table.name}@${pinned.snapshot?.['snapshot-id'].toString() ?? 'empty'}`;
 }
