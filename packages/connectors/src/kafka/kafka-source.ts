@@ -149,7 +149,11 @@ export interface KafkaSourceStats {
   readonly holdOverruns: number;
   /** Commits the coordinator refused because the group had moved on (the new owner resumes from the last commit). */
   readonly commitsRejected: number;
-  /** Commits kafkajs skipped because its consumer was not running (crash restart or shutdown). */
+  /**
+   * Commits skipped because the consumer could not commit: kafkajs was restarting it after a crash (an unreachable
+   * broker) or shutting it down, or the broker stayed unreachable through the commit's retries. The next commit
+   * supersedes a skipped one.
+   */
   readonly commitsSkipped: number;
   /** Records sent to the dead letters because they could not be decoded. */
   readonly deadLetters: number;
@@ -221,6 +225,11 @@ export class KafkaSource<V> implements Source<V> {
   #revoking = false;
   #rebalancePending = false;
   #closing = false;
+  /**
+   * kafkajs stopped its consumer (a crash it restarts from, with the broker unreachable) and has not rejoined yet: it
+   * has no consumer group object then, and `commitOffsets` throws a non-retriable error instead of skipping.
+   */
+  #consumerStopped = false;
   #failure: ConnectorError | undefined;
   #joinGeneration = 0;
   #serial: Promise<void> = Promise.resolve();
@@ -295,6 +304,8 @@ export class KafkaSource<V> implements Source<V> {
       consumer.on(consumer.events.GROUP_JOIN, (event) => this.#onGroupJoin(consumer, event.payload.memberAssignment));
       consumer.on(consumer.events.COMMIT_OFFSETS, () => void this.#commitEvents++);
       consumer.on(consumer.events.CRASH, (event) => this.#onCrash(event.payload.error, event.payload.restart));
+      // STOP comes before CRASH (kafkajs stops the consumer, then decides about the restart); GROUP_JOIN ends the gap.
+      consumer.on(consumer.events.STOP, () => void (this.#consumerStopped = true));
       consumer.on(consumer.events.REBALANCING, () => logger.debug({ source: this.name, group: this.group }, 'kafka group rebalancing'));
       await connectOrFail('consumer', options, () => consumer.connect());
       // Every partition is positioned explicitly on assignment; `fromBeginning` only decides where kafkajs resets a
@@ -353,7 +364,10 @@ export class KafkaSource<V> implements Source<V> {
    * `consumer.commitOffsets`. Only partitions this member holds are committed: committing another owner's partition
    * could move its position backwards. A commit the coordinator refuses because the group moved on (rebalance,
    * eviction) is logged and counted, not thrown: the records are durable in the sinks, and the partition's next owner
-   * resumes from the previous commit (duplicates, never loss). Other failures reject with `KAFKA_COMMIT_FAILED`.
+   * resumes from the previous commit (duplicates, never loss). A commit that cannot reach the broker (its retries spent
+   * on a retriable error, or the consumer stopped while kafkajs restarts it after a crash) is skipped the same way
+   * (`stats().commitsSkipped`): kafkajs keeps restarting the consumer until the broker is back and the next commit
+   * supersedes the skipped one. Other failures reject with `KAFKA_COMMIT_FAILED`.
    * After `close` it rejects with `KAFKA_SOURCE_CLOSED` (committing after leaving the group is what kafkajs#751
    * warns about).
    */
@@ -385,6 +399,10 @@ export class KafkaSource<V> implements Source<V> {
     const logger = this.#context?.logger;
     if (notHeld.length > 0) logger?.debug({ source: this.name, partitions: notHeld }, 'kafka commit skips partitions this member no longer holds');
     if (offsets.length === 0) return;
+    if (this.#consumerStopped) {
+      this.#skipCommit('its consumer is stopped (a crash kafkajs restarts from: the broker is unreachable)');
+      return;
+    }
     const before = this.#commitEvents;
     try {
       await consumer.commitOffsets(offsets);
@@ -397,15 +415,28 @@ export class KafkaSource<V> implements Source<V> {
         );
         return;
       }
-      throw toConnectorError(error, {
+      const failure = toConnectorError(error, {
         code: 'KAFKA_COMMIT_FAILED',
         message: `kafkaSource "${this.name}": committing offsets of group "${this.group}" failed: ${rootMessage(error)}.`,
       });
+      if (!this.#closing && (failure.retriable || this.#consumerStopped)) {
+        // The broker went away (restart, outage): kafkajs restarts its consumer until the broker is back, and the next
+        // checkpoint commits. Failing here would stop a pipeline that recovers by itself.
+        this.#skipCommit(`committing failed with a retriable error (${rootMessage(error)})`);
+        return;
+      }
+      throw failure;
     }
-    if (this.#commitEvents === before) {
-      this.#stats.commitsSkipped++;
-      logger?.warn({ source: this.name, group: this.group }, 'kafkajs skipped the commit because its consumer is not running (crash restart or shutdown); the next commit supersedes it');
-    }
+    if (this.#commitEvents === before) this.#skipCommit('kafkajs skipped it: its consumer is not running (crash restart or shutdown)');
+  }
+
+  /** A commit that did not happen but needs none: the sinks hold the records, the next commit supersedes it. */
+  #skipCommit(why: string): void {
+    this.#stats.commitsSkipped++;
+    this.#context?.logger.warn(
+      { source: this.name, group: this.group },
+      `kafka commit skipped: ${why}; the next commit supersedes it (until then a restart resumes from the previous commit: records may be processed again, none lost)`,
+    );
   }
 
   /** Partitions held now, as `"<topic>:<partition>"`. */
@@ -461,6 +492,7 @@ export class KafkaSource<V> implements Source<V> {
 
   #reset(): void {
     this.#closing = false;
+    this.#consumerStopped = false;
     this.#failure = undefined;
     this.#owned.clear();
     this.#next.clear();
@@ -548,6 +580,7 @@ export class KafkaSource<V> implements Source<V> {
   /** GROUP_JOIN: a new assignment. Fetching pauses at once (synchronously, before kafkajs fetches again). */
   #onGroupJoin(consumer: Consumer, memberAssignment: Record<string, number[]>): void {
     if (this.#closing || consumer !== this.#consumer) return;
+    this.#consumerStopped = false;
     const generation = ++this.#joinGeneration;
     this.#rebalancePending = false;
     this.#handshakes++;

@@ -1,0 +1,238 @@
+/**
+ * A private single-node KRaft Kafka broker for tests that must stop, kill or restart a broker: the shared broker on
+ * 127.0.0.1:19092 is used by other test files at the same time and is never touched. It runs from the jars the
+ * service script installed (`scripts/services/kafka.sh`, `.services/kafka/lib`) with the service's own
+ * `server.properties` and `log4j2.properties` templates, on free loopback ports, with its data under a temp dir.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+
+const root = fileURLToPath(new URL('../../../../', import.meta.url));
+const servicesDir = process.env.TRIBUTARY_SERVICES_DIR ?? join(root, '.services');
+const templates = join(root, 'scripts', 'services', 'kafka');
+
+/** Options of {@link startPrivateBroker}. */
+export interface PrivateBrokerOptions {
+  /** How long `start` waits for the broker to answer a metadata request. Default 90 s (2 shared cores). */
+  readonly readyTimeoutMs?: number;
+  /** JVM heap limit. Default `-Xmx384m`. */
+  readonly maxHeap?: string;
+}
+
+/** A private broker; see {@link startPrivateBroker}. */
+export interface PrivateBroker {
+  /** `['127.0.0.1:<port>']`. */
+  readonly brokers: readonly string[];
+  readonly port: number;
+  readonly controllerPort: number;
+  /** Temp dir holding the config, the data (`data/`) and the logs (`server.log`, `kafka.out`). */
+  readonly dir: string;
+  /** Pid of the running JVM, `undefined` when it is not running. */
+  readonly pid: number | undefined;
+  /** Launches the broker (same ports, same data) and waits until it answers metadata. */
+  start(): Promise<void>;
+  /** SIGTERM (controlled shutdown) and waits for the exit; SIGKILL after `timeoutMs`. */
+  stop(timeoutMs?: number): Promise<void>;
+  /** SIGKILL and waits for the exit: no controlled shutdown, no flush. */
+  kill(): Promise<void>;
+  /** `kill()` (or `stop()` with `graceful`), waits `pauseMs`, then `start()`. Resolves once it answers again. */
+  restart(options?: { pauseMs?: number; graceful?: boolean }): Promise<void>;
+  /** Kills the broker if it runs and deletes its temp dir. */
+  dispose(): Promise<void>;
+  /** The last `lines` lines of its server.log and kafka.out, for failure messages. */
+  logTail(lines?: number): string;
+}
+
+/** Ports the kernel just handed out on loopback (closed again: a tiny window in which another process may take one). */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => (server.address() as { port: number }).port);
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+function runJava(args: readonly string[], logFile: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const out = openSync(logFile, 'a');
+    const child = spawn('java', args, { stdio: ['ignore', out, out] });
+    closeSync(out);
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`java ${args.at(-1) ?? ''} exited with ${code}; see ${logFile}:\n${tail(logFile, 20)}`))));
+  });
+}
+
+function tail(file: string, lines: number): string {
+  if (!existsSync(file)) return `(${file} does not exist)`;
+  return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+}
+
+/** JVMs this module started and has not seen exit: killed when the test process exits, so none outlives a run. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/**
+ * Formats storage for a new single-node KRaft cluster in a temp dir and launches it on free loopback ports; resolves
+ * once it answers a metadata request. Fails (never skips) when the Kafka jars are not installed.
+ *
+ * @example
+ * ```ts
+ * const broker = await startPrivateBroker();
+ * try {
+ *   await broker.restart({ pauseMs: 2_000 });
+ * } finally {
+ *   await broker.dispose();
+ * }
+ * ```
+ */
+export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Promise<PrivateBroker> {
+  const lib = join(servicesDir, 'kafka', 'lib');
+  if (!existsSync(lib)) throw new Error(`Kafka jars not found in ${lib}; run \`bash scripts/services.sh up kafka\` first`);
+  const classpath = `${lib}/*`;
+  const readyTimeoutMs = options.readyTimeoutMs ?? 90_000;
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-private-kafka-'));
+  const dataDir = join(dir, 'data');
+  mkdirSync(dataDir);
+  const [port, controllerPort] = (await freePorts(2)) as [number, number];
+  const config = join(dir, 'server.properties');
+  writeFileSync(
+    config,
+    readFileSync(join(templates, 'server.properties'), 'utf8')
+      .replaceAll('@PORT@', String(port))
+      .replaceAll('@CONTROLLER_PORT@', String(controllerPort))
+      .replaceAll('@DATA_DIR@', dataDir) +
+      [
+        '',
+        '# Private test broker (test/integration/private-broker.ts): after a SIGKILL the restarted broker cannot register',
+        '# until the controller fenced its previous incarnation, which takes broker.session.timeout.ms (default 9 s).',
+        'broker.heartbeat.interval.ms=1000',
+        'broker.session.timeout.ms=3000',
+        '',
+      ].join('\n'),
+  );
+  const logging = [`-Dlog4j2.configurationFile=${join(templates, 'log4j2.properties')}`, `-Dkafka.logs.dir=${dir}`];
+  const out = join(dir, 'kafka.out');
+  const brokers = [`127.0.0.1:${port}`];
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+
+  // Any fixed id works: the cluster lives only in this temp dir (22 base64url characters, like StorageTool's).
+  const clusterId = randomBytes(16).toString('base64url');
+  // As scripts/services/kafka.sh formats the shared broker (static quorum from controller.quorum.voters).
+  await runJava([...logging, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config], out);
+
+  const logTail = (lines = 30): string => `--- server.log ---\n${tail(join(dir, 'server.log'), lines)}\n--- kafka.out ---\n${tail(out, lines)}`;
+
+  const answersMetadata = async (): Promise<boolean> => {
+    const admin = new Kafka({ clientId: 'private-broker-probe', brokers, logLevel: logLevel.NOTHING, connectionTimeout: 1_000, requestTimeout: 3_000, retry: { retries: 0 } }).admin();
+    try {
+      await admin.connect();
+      const cluster = await admin.describeCluster();
+      return cluster.brokers.length > 0 && cluster.controller !== null;
+    } catch {
+      return false;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  };
+
+  const broker: PrivateBroker = {
+    brokers,
+    port,
+    controllerPort,
+    dir,
+    get pid() {
+      return child?.pid;
+    },
+    async start() {
+      if (child !== undefined) throw new Error(`private broker ${brokers[0]} is already running (pid ${child.pid})`);
+      const stdout = openSync(out, 'a');
+      const launched = spawn(
+        'java',
+        [
+          '-Xms64m',
+          `-Xmx${options.maxHeap ?? '384m'}`,
+          // Short-lived test broker on shared cores: cheap GC and quick JIT warm-up beat peak throughput.
+          '-XX:+UseSerialGC',
+          '-XX:TieredStopAtLevel=1',
+          '-Djava.awt.headless=true',
+          ...logging,
+          '-cp',
+          classpath,
+          'kafka.Kafka',
+          config,
+        ],
+        { stdio: ['ignore', stdout, stdout] },
+      );
+      closeSync(stdout);
+      child = launched;
+      running.add(launched);
+      let exitCode: number | string | null | undefined;
+      exited = new Promise<void>((resolve) => {
+        launched.once('exit', (code, signal) => {
+          exitCode = code ?? signal;
+          running.delete(launched);
+          if (child === launched) child = undefined;
+          resolve();
+        });
+      });
+      const deadline = Date.now() + readyTimeoutMs;
+      for (;;) {
+        if (exitCode !== undefined) throw new Error(`private broker ${brokers[0]} exited during startup (${String(exitCode)})\n${logTail()}`);
+        if (await answersMetadata()) return;
+        if (Date.now() > deadline) throw new Error(`private broker ${brokers[0]} did not answer metadata within ${readyTimeoutMs} ms\n${logTail()}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    },
+    async stop(timeoutMs = 30_000) {
+      const current = child;
+      if (current === undefined) return;
+      current.kill('SIGTERM');
+      const timer = setTimeout(() => current.kill('SIGKILL'), timeoutMs);
+      await exited;
+      clearTimeout(timer);
+    },
+    async kill() {
+      const current = child;
+      if (current === undefined) return;
+      current.kill('SIGKILL');
+      await exited;
+    },
+    async restart({ pauseMs = 0, graceful = false } = {}) {
+      await (graceful ? broker.stop() : broker.kill());
+      if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      await broker.start();
+    },
+    async dispose() {
+      await broker.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    logTail,
+  };
+
+  try {
+    await broker.start();
+  } catch (error) {
+    await broker.dispose();
+    throw error;
+  }
+  return broker;
+}
