@@ -299,16 +299,26 @@ function decodeBytes(bytes: Buffer, cut: boolean): { text: string } | { base64: 
   return { base64: bytes.toString('base64') };
 }
 
-const pairs = (flat: readonly string[]): [string, string][] => {
-  const out: [string, string][] = [];
-  for (let index = 0; index + 1 < flat.length; index += 2) out.push([flat[index]!, flat[index + 1]!]);
+/**
+ * Field/value or member/score pairs from a reply in either protocol: RESP2 sends them flat (`[a, 1, b, 2]`), RESP3
+ * (ioredis 6's default) as nested pairs (`[[a, 1], [b, 2]]`) or a map.
+ */
+function pairs(reply: unknown): [string, unknown][] {
+  if (reply instanceof Map) return [...reply.entries()].map(([first, second]) => [String(first), second]);
+  if (!Array.isArray(reply)) return reply !== null && typeof reply === 'object' ? Object.entries(reply) : [];
+  if (reply.every((item) => Array.isArray(item))) return reply.map((pair: unknown[]) => [String(pair[0]), pair[1]]);
+  const out: [string, unknown][] = [];
+  for (let index = 0; index + 1 < reply.length; index += 2) out.push([String(reply[index]), reply[index + 1]]);
   return out;
-};
+}
 
-const scoreJson = (score: string): JsonValue => {
-  const value = Number(score);
+const stringPairs = (reply: unknown): [string, string][] => pairs(reply).map(([first, second]) => [first, String(second)]);
+
+/** A score as JSON: a number, or `"+inf"` / `"-inf"` (JSON has no infinity). */
+const scoreJson = (score: unknown): JsonValue => {
+  const value = typeof score === 'number' ? score : Number(score);
   if (Number.isFinite(value)) return value;
-  return score.startsWith('-') ? '-inf' : '+inf';
+  return value === -Infinity || String(score).startsWith('-') ? '-inf' : '+inf';
 };
 
 interface ReadSpec {
@@ -360,15 +370,15 @@ async function readKey(redis: ReadOnlyRedis, key: string, spec: ReadSpec): Promi
       }
       let fields: [string, string][];
       if (length <= limit) {
-        fields = pairs((await redis.read('HGETALL', key)) as string[]);
+        fields = stringPairs(await redis.read('HGETALL', key));
       } else {
         // HSCAN may repeat a field while the hash is rehashed; the map keeps each once.
         const seen = new Map<string, string>();
         let cursor = '0';
         do {
-          const [next, batch] = (await redis.read('HSCAN', key, cursor, 'COUNT', Math.min(limit, 1_000))) as [string, string[]];
+          const [next, batch] = (await redis.read('HSCAN', key, cursor, 'COUNT', Math.min(limit, 1_000))) as [string, unknown];
           cursor = next;
-          for (const [field, value] of pairs(batch)) seen.set(field, value);
+          for (const [field, value] of stringPairs(batch)) seen.set(field, value);
         } while (cursor !== '0' && seen.size < limit);
         fields = [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, limit);
       }
@@ -399,8 +409,8 @@ async function readKey(redis: ReadOnlyRedis, key: string, spec: ReadSpec): Promi
     }
     case 'stream': {
       const length = Number(await redis.read('XLEN', key));
-      const raw = (await redis.read(spec.reverse ? 'XREVRANGE' : 'XRANGE', key, spec.reverse ? '+' : '-', spec.reverse ? '-' : '+', 'COUNT', limit)) as [string, string[]][];
-      const value = raw.map(([id, fields]) => ({ id, fields: Object.fromEntries(pairs(fields)) }));
+      const raw = (await redis.read(spec.reverse ? 'XREVRANGE' : 'XRANGE', key, spec.reverse ? '+' : '-', spec.reverse ? '-' : '+', 'COUNT', limit)) as [string, unknown][];
+      const value = raw.map(([id, fields]) => ({ id: String(id), fields: Object.fromEntries(stringPairs(fields)) }));
       Object.assign(entry, { length, value, truncated: value.length < length });
       return entry;
     }
@@ -415,14 +425,13 @@ async function readSortedSet(redis: ReadOnlyRedis, key: string, entry: KeyEntry,
   const { limit, reverse } = spec;
   const length = Number(await redis.read('ZCARD', key));
   entry['length'] = length;
-  const members = (flat: string[]): JsonValue[] => pairs(flat).map(([member, score]) => ({ member, score: scoreJson(score) }));
+  const members = (reply: unknown): JsonValue[] => pairs(reply).map(([member, score]) => ({ member, score: scoreJson(score) }));
   if (spec.score !== undefined) {
     const min = String(spec.score.min);
     const max = String(spec.score.max);
     const inRange = Number(await redis.read('ZCOUNT', key, min, max));
     // With REV, ZRANGE takes the bounds highest first.
-    const flat = (await redis.read('ZRANGE', key, reverse ? max : min, reverse ? min : max, 'BYSCORE', ...(reverse ? ['REV'] : []), 'LIMIT', 0, limit, 'WITHSCORES')) as string[];
-    const value = members(flat);
+    const value = members(await redis.read('ZRANGE', key, reverse ? max : min, reverse ? min : max, 'BYSCORE', ...(reverse ? ['REV'] : []), 'LIMIT', 0, limit, 'WITHSCORES'));
     Object.assign(entry, { range: { by: 'score', min, max, reverse }, in_range: inRange, value, truncated: value.length < inRange });
     return entry;
   }
@@ -432,8 +441,7 @@ async function readSortedSet(redis: ReadOnlyRedis, key: string, entry: KeyEntry,
   const stop = Math.min(length - 1, requested.stop < 0 ? length + requested.stop : requested.stop);
   const inRange = Math.max(0, stop - start + 1);
   const cappedStop = Math.min(stop, start + limit - 1);
-  const flat = inRange === 0 ? [] : ((await redis.read('ZRANGE', key, start, cappedStop, ...(reverse ? ['REV'] : []), 'WITHSCORES')) as string[]);
-  const value = members(flat);
+  const value = inRange === 0 ? [] : members(await redis.read('ZRANGE', key, start, cappedStop, ...(reverse ? ['REV'] : []), 'WITHSCORES'));
   Object.assign(entry, { range: { by: 'rank', start: requested.start, stop: requested.stop, reverse }, in_range: inRange, value, truncated: value.length < inRange });
   return entry;
 }
