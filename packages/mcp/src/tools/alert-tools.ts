@@ -200,7 +200,7 @@ export function registerAlertTools(server: McpServer, context: ToolContext, conf
         if (!scannedAll) {
           summary +=
             args.order === 'oldest_first' && !filtered
-              ? ''
+              ? ' More alerts follow in the range (cut by limit).'
               : ` Only part of the range was scanned (more than ${scan} records per partition, or the time limit): narrow from/to for a complete answer.`;
         }
         if (malformed.length > 0) summary += ` ${malformed.length} record(s) were not alerts and were skipped.`;
