@@ -68,6 +68,7 @@ const ns = `q_${suffix.replaceAll('-', '')}`;
 const tableName = `${ns}.events`;
 const copyName = `${ns}.events_copy`;
 const hiddenName = `${ns}.hidden`;
+const emptyName = `${ns}.empty`;
 const topic = `mcp-quality-${suffix}`;
 const TOPIC_RECORDS = 200;
 
@@ -100,6 +101,7 @@ beforeAll(async () => {
   const copy = await Table.create(catalog, copyName, { schema });
   await copy.append(Array.from({ length: 195 }, (_, i) => row(i)));
   await Table.create(catalog, hiddenName, { schema });
+  await Table.create(catalog, emptyName, { schema });
 
   kafka = new Kafka({ clientId: 'mcp-quality-it', brokers: [...services.kafkaBrokers], logLevel: logLevel.NOTHING });
   admin = kafka.admin();
@@ -112,7 +114,7 @@ beforeAll(async () => {
   [py, pyFirst] = await Promise.all([pyicebergRead(table.metadataLocation), pyicebergRead(table.metadataLocation, { snapshotId: firstSnapshot })]);
   client = await connect({
     catalog,
-    tables: [tableName, copyName],
+    tables: [tableName, copyName, emptyName],
     kafka: { brokers: [...services.kafkaBrokers], clientId: 'mcp-quality-server' },
     topics: [topic],
     limits: { maxRows: 1000, timeoutMs: 20_000 },
@@ -274,6 +276,14 @@ describe('profile', () => {
     }
   });
 
+  it('profiles a table without snapshots as empty', async () => {
+    const data = await call('profile', { table: emptyName });
+    expect(data).toMatchObject({ row_count: 0, snapshot_id: null });
+    const amount = profileOf(data, 'amount');
+    expect(amount).toMatchObject({ null_count: 0, null_fraction: null, min: null, max: null, top_values: [] });
+    expect(amount).not.toHaveProperty('histogram');
+  });
+
   it('refuses unknown columns and tables (the same answer for a table that exists but is not allowlisted)', async () => {
     const badColumn = await callRaw('profile', { table: tableName, columns: ['nope"; DROP TABLE x; --'] });
     expect(badColumn.isError).toBe(true);
@@ -359,6 +369,20 @@ describe('check', () => {
     expect(fenced?.[0]).toContain(INJECTION);
   });
 
+  it('checks a table without snapshots: counts pass, freshness fails for want of data', async () => {
+    const data = await call('check', {
+      table: emptyName,
+      checks: [
+        { kind: 'not_null', column: 'id' },
+        { kind: 'row_count', source: { expected: 0 } },
+        { kind: 'freshness', max_age_ms: 60_000 },
+      ],
+    });
+    const checks = data['checks'] as CheckOut[];
+    expect(checks.map((c) => c.passed)).toEqual([true, true, false]);
+    expect(checks[2]!.observed).toMatchObject({ newest: null, age_ms: null });
+  });
+
   it('time travel: checks the snapshot asked for', async () => {
     const data = await call('check', {
       table: tableName,
@@ -373,6 +397,10 @@ describe('check', () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ table: tableName, checks: [{ kind: 'regex', column: 'email', pattern: '(unclosed' }] }, /^INVALID_REGEX/],
       [{ table: tableName, checks: [{ kind: 'regex', column: 'email', pattern: 'a(?=b)' }] }, /^INVALID_REGEX/],
+      [
+        { table: tableName, checks: [{ kind: 'regex', column: 'email', pattern: EMAIL }, { kind: 'regex', column: 'code', pattern: 'C[0-9' }] },
+        /^INVALID_REGEX: Pattern "C\[0-9"/,
+      ],
       [{ table: tableName, checks: [{ kind: 'range', column: 'amount', min: 10, max: 1 }] }, /^INVALID_RANGE/],
       [{ table: tableName, checks: [{ kind: 'range', column: 'amount', min: 'ten' }] }, /^INVALID_CHECK/],
       [{ table: tableName, checks: [{ kind: 'range', column: 'created', min: '2026-01-01T00:00:00' }] }, /^INVALID_CHECK.*zone/],

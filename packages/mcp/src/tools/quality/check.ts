@@ -179,9 +179,18 @@ export function planChecks(pinned: PinnedTable, checks: readonly CheckInput[], t
  * ```
  */
 export async function validatePatterns(engine: SqlEngine, patterns: readonly string[], signal: AbortSignal): Promise<void> {
+  if (patterns.length === 0) return;
+  // One query for all of them (each query opens a fresh sandbox); only when it fails, one by one to name the culprit.
+  const all = patterns.map((_, i) => `regexp_matches('', $${i + 1}) AS p${i}`).join(', ');
+  try {
+    await engine.query(`SELECT ${all}`, { params: [...patterns], signal });
+    return;
+  } catch {
+    // fall through
+  }
   for (const pattern of patterns) {
     try {
-      await engine.query('SELECT regexp_matches(\'\', $1) AS ok', { params: [pattern], signal });
+      await engine.query("SELECT regexp_matches('', $1) AS ok", { params: [pattern], signal });
     } catch (error) {
       const detail = String((error as Error).message ?? error).split('\n')[0];
       throw new ToolError('INVALID_REGEX', `Pattern ${JSON.stringify(pattern.slice(0, 200))} is not a valid RE2 regular expression: ${detail}`, { tool: TOOL });

@@ -42,6 +42,16 @@ const asNumber = (value: JsonValue | undefined): number | null => {
   return null;
 };
 
+/** Longest text value a profile shows (min / max / top values); longer ones are cut and marked. */
+const MAX_VALUE_CHARS = 200;
+
+/** A value as a profile shows it: text beyond {@link MAX_VALUE_CHARS} characters cut, with `…` appended. */
+function clip(value: JsonValue | undefined, clipped: { any: boolean }): JsonValue {
+  if (typeof value !== 'string' || value.length <= MAX_VALUE_CHARS) return value ?? null;
+  clipped.any = true;
+  return `${value.slice(0, MAX_VALUE_CHARS)}…`;
+}
+
 /**
  * Equal-width bins over `[lo, hi]`: `bins` of them, or one when every value is the same (or the range is too narrow
  * for the arithmetic to tell bins apart).
@@ -96,6 +106,7 @@ export async function profileTable(engine: SqlEngine, pinned: PinnedTable, reque
 
   const columns = plans.map(({ column, histogram }, i) => {
     const kind = columnKind(column.type);
+    const clipped = { any: false };
     const nonNull = asNumber(stats[statName(i, 'non_null')]) ?? 0;
     const nulls = rowCount - nonNull;
     const out: Record<string, JsonValue> = {
@@ -109,15 +120,20 @@ export async function profileTable(engine: SqlEngine, pinned: PinnedTable, reque
     if (kind === 'nested') return out;
     out[request.distinct === 'exact' ? 'distinct_count' : 'distinct_estimate'] = stats[statName(i, 'distinct')] ?? null;
     if (kind === 'numeric' || kind === 'temporal' || kind === 'text') {
-      out['min'] = stats[statName(i, 'min')] ?? null;
-      out['max'] = stats[statName(i, 'max')] ?? null;
+      out['min'] = clip(stats[statName(i, 'min')], clipped);
+      out['max'] = clip(stats[statName(i, 'max')], clipped);
     }
     if (kind === 'numeric') {
       out['mean'] = stats[statName(i, 'mean')] ?? null;
       out['stddev'] = stats[statName(i, 'stddev')] ?? null;
     }
     const top = distribution[statName(i, 'top')];
-    if (top !== undefined) out['top_values'] = Array.isArray(top) ? top : [];
+    if (top !== undefined) {
+      out['top_values'] = (Array.isArray(top) ? top : []).map((entry) => {
+        const { value, count } = entry as { value: JsonValue; count: JsonValue };
+        return { value: clip(value, clipped), count };
+      });
+    }
     if (histogram !== undefined) {
       const counts = new Map<number, number>();
       const raw = distribution[statName(i, 'histogram')];
@@ -132,6 +148,7 @@ export async function profileTable(engine: SqlEngine, pinned: PinnedTable, reque
         count: counts.get(b) ?? 0,
       }));
     }
+    if (clipped.any) out['values_clipped'] = `text values longer than ${MAX_VALUE_CHARS} characters are cut and end with …`;
     return out;
   });
   return { rowCount, columns, snapshotId: statsResult.snapshots[name] ?? null };

@@ -7,7 +7,7 @@ import type { IcebergSchema } from '@tributary/lakehouse';
 import { sqlEngine } from '@tributary/sql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planChecks } from './check.js';
-import { histogramPlan } from './profile.js';
+import { histogramPlan, profileTable } from './profile.js';
 import { checkSql, columnKind, countKey, duckdbType, profileDistributionSql, profileStatsSql, quoteIdentifier, quoteTable } from './quality-sql.js';
 import type { PinnedTable } from './table-read.js';
 
@@ -177,6 +177,25 @@ describe('generated SQL on the real engine', () => {
       expect(row).toMatchObject({ row_count: 3, k0_failing: 1, k1_groups: 1, k1_failing: 2 });
       expect(row?.['k1_examples']).toEqual([{ [HOSTILE]: 1, row_count: 2 }]);
       expect(row?.['k0_examples']).toEqual([{ [HOSTILE]: 1, "it's": null }]);
+    } finally {
+      engine.close();
+    }
+  });
+
+  it('cuts long text values in a profile and says so', async () => {
+    const catalog = storageCatalog({ store: localObjectStore({ root }) });
+    const schema: IcebergSchema = { type: 'struct', 'schema-id': 0, fields: [{ id: 1, name: 's', required: false, type: 'string' }] };
+    const table = await Table.create(catalog, 'ns.long', { schema });
+    await table.append([{ s: 'z'.repeat(500) }, { s: 'z'.repeat(500) }, { s: 'a' }]);
+    const engine = sqlEngine({ catalog, tables: ['ns.long'], maxRows: 10, timeoutMs: 20_000 });
+    try {
+      const pinned = { table: { name: 'ns.long' }, snapshot: undefined, schema, asOf: undefined } as unknown as PinnedTable;
+      const signal = new AbortController().signal;
+      const profile = await profileTable(engine, pinned, { columns: [{ name: 's', type: 'string' }], topK: 5, bins: 10, distinct: 'exact', signal });
+      const [column] = profile.columns;
+      const cut = `${'z'.repeat(200)}…`;
+      expect(column).toMatchObject({ min: 'a', max: cut, distinct_count: 2, top_values: [{ value: cut, count: 2 }, { value: 'a', count: 1 }] });
+      expect(column?.['values_clipped']).toMatch(/200 characters/);
     } finally {
       engine.close();
     }
