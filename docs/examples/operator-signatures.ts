@@ -5,6 +5,9 @@
 import type * as core from '@tributary/core';
 import type {
   Aggregate,
+  Alert,
+  AnomaliesOptions,
+  ThresholdAlertsOptions,
   AggregateValues,
   BranchCase,
   BranchOptions,
@@ -59,6 +62,10 @@ export declare function branch<V, const C extends readonly BranchCase<V, unknown
   options?: BranchOptions<V, O>,
 ): Operator<V, BranchOutput<C[number]['then']> | O>;
 
+export declare function anomalies<V>(options: AnomaliesOptions<V>): Operator<V, Alert>;
+
+export declare function thresholdAlerts<Values = unknown>(options: ThresholdAlertsOptions): Operator<WindowResult<Values>, Alert>;
+
 export declare function toSink<V>(sink: Sink<V>, options?: ToSinkOptions): Operator<V, never>;
 
 export declare function defineOperator<In, Out>(
@@ -81,6 +88,8 @@ export interface QuotedAndExported {
   enrich: [typeof enrich, typeof core.enrich];
   route: [typeof route, typeof core.route];
   branch: [typeof branch, typeof core.branch];
+  anomalies: [typeof anomalies, typeof core.anomalies];
+  thresholdAlerts: [typeof thresholdAlerts, typeof core.thresholdAlerts];
   toSink: [typeof toSink, typeof core.toSink];
   defineOperator: [typeof defineOperator, typeof core.defineOperator];
   handleRecordError: [typeof handleRecordError, typeof core.handleRecordError];

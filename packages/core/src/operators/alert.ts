@@ -38,7 +38,7 @@ export interface AlertRule {
  * @example
  * ```ts
  * const alert: Alert = {
- *   id: 'anomaly:merchant-7:amount:1767225600000', kind: 'anomaly', ruleId: null, key: 'merchant-7', metric: 'amount',
+ *   id: 'anomaly:merchant-7:amount:payments%3A3@1042', kind: 'anomaly', ruleId: null, key: 'merchant-7', metric: 'amount',
  *   value: 9_400, threshold: 4, zScore: 11.2, mean: 120, stddev: 828, severity: 'warning',
  *   eventTime: 1_767_225_600_000, message: 'amount 9400 is 11.2 standard deviations above the rolling mean 120',
  * };
