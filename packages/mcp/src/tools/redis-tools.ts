@@ -475,7 +475,7 @@ async function scanKeys(
 }
 
 /** Where the connection goes, without the password (for errors and logs). */
-function describeTarget(config: ParsedConfig): { options: RedisOptions; describe: string } {
+function describeTarget(config: ParsedConfig, commandTimeoutMs: number): { options: RedisOptions; describe: string } {
   const url = config.url === undefined ? undefined : new URL(config.url);
   const host = config.host ?? (url?.hostname ? url.hostname.replace(/^\[(.*)\]$/, '$1') : '127.0.0.1');
   const port = config.port ?? (url?.port ? Number(url.port) : 6379);
@@ -489,6 +489,8 @@ function describeTarget(config: ParsedConfig): { options: RedisOptions; describe
     db,
     connectionName: 'tributary-mcp',
     connectTimeout: config.connectTimeoutMs,
+    // A command never outlives the tool call that sent it.
+    commandTimeout: commandTimeoutMs,
     lazyConnect: true,
     // INFO (the ready check) may be denied to a least-privilege read-only ACL user.
     enableReadyCheck: false,
@@ -522,9 +524,10 @@ export function registerRedisTools(server: McpServer, context: ToolContext, conf
   if (config === undefined) return undefined;
   const { limits, run, logger } = context;
   const prefixes = config.keyPrefixes;
-  const target = config.client === undefined ? describeTarget(config) : undefined;
+  const target = config.client === undefined ? describeTarget(config, limits.timeoutMs) : undefined;
   let owned: Redis | undefined;
   let connecting: Promise<ReadOnlyRedis> | undefined;
+  let closed = false;
 
   const connect = async (): Promise<ReadOnlyRedis> => {
     if (config.client !== undefined) return readOnlyRedis(config.client);
@@ -542,6 +545,11 @@ export function registerRedisTools(server: McpServer, context: ToolContext, conf
         tool: TOOL,
         retriable: true,
       });
+    }
+    if (closed) {
+      // The server closed while this call was connecting: do not leave the connection open.
+      client.disconnect();
+      throw new ToolError('SERVER_CLOSED', 'The MCP server is closing.', { tool: TOOL });
     }
     owned = client;
     return readOnlyRedis(client);
@@ -668,6 +676,8 @@ export function registerRedisTools(server: McpServer, context: ToolContext, conf
   );
 
   return async () => {
+    closed = true;
+    await connecting?.catch(() => undefined);
     const client = owned;
     owned = undefined;
     if (client === undefined) return;
