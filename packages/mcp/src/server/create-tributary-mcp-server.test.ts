@@ -75,7 +75,7 @@ describe('createTributaryMcpServer: lakehouse tools', () => {
   it('lists only allowlisted tables and registers no write tools by default', async () => {
     const client = await connect();
     const tools = (await client.listTools()).tools.map((tool) => tool.name).sort();
-    expect(tools).toEqual(['describe_table', 'list_tables', 'query_sql', 'table_changes', 'table_history']);
+    expect(tools).toEqual(['check', 'create_chart', 'describe_table', 'list_tables', 'profile', 'query_sql', 'table_changes', 'table_history']);
     expect(data(await call(client, 'list_tables'))).toEqual({ tables: [`${ns}.events`] });
     await client.close();
   });
