@@ -89,7 +89,8 @@ export const redisConfigSchema = z
      * A ready ioredis client to use instead of connecting (not closed by the server). Default: the server connects
      * on the first `redis_lookup` call and closes the connection with the server.
      */
-    client: z.custom<RedisClientLike>(isRedisClient, { message: 'expected an ioredis client (with call and callBuffer)' }).optional(),
+    // Spelled out rather than RedisClientLike so the documented config type needs no extra export.
+    client: z.custom<Pick<Redis, 'call' | 'callBuffer'>>(isRedisClient, { message: 'expected an ioredis client (with call and callBuffer)' }).optional(),
     /**
      * Literal key prefixes an agent may read, e.g. `["app:customer:"]`. Required, at least one: keys outside them
      * are refused whether they exist or not, and patterns must start with one of them.
