@@ -50,28 +50,31 @@ export interface PrivateBroker {
   logTail(lines?: number): string;
 }
 
-/** Ports the kernel just handed out on loopback (closed again: a tiny window in which another process may take one). */
+/**
+ * Loopback ports free now, drawn below Linux's ephemeral range (32768+): while the broker is down between a kill and its
+ * restart, an outgoing connection could otherwise be given its port and the restart fail to bind.
+ */
 async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer();
-          server.once('error', reject);
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => (server.address() as { port: number }).port);
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  const ports: number[] = [];
+  while (ports.length < count) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (ports.includes(port)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) ports.push(port);
+  }
   return ports;
 }
+
+const java = process.env.JAVA_HOME === undefined ? 'java' : join(process.env.JAVA_HOME, 'bin', 'java');
 
 function runJava(args: readonly string[], logFile: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const out = openSync(logFile, 'a');
-    const child = spawn('java', args, { stdio: ['ignore', out, out] });
+    const child = spawn(java, args, { stdio: ['ignore', out, out] });
     closeSync(out);
     child.once('error', reject);
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`java ${args.at(-1) ?? ''} exited with ${code}; see ${logFile}:\n${tail(logFile, 20)}`))));
@@ -166,7 +169,7 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
       if (child !== undefined) throw new Error(`private broker ${brokers[0]} is already running (pid ${child.pid})`);
       const stdout = openSync(out, 'a');
       const launched = spawn(
-        'java',
+        java,
         [
           '-Xms64m',
           `-Xmx${options.maxHeap ?? '384m'}`,
