@@ -138,6 +138,42 @@ describe('list_alerts', () => {
   });
 });
 
+describe('list_alerts over a range too large to read at once', () => {
+  // 2 000 alerts, one per second; with maxRows 10 one read scans at most 500 records.
+  const many = Array.from({ length: 2_000 }, (_, n) => alert(n, { eventTime: T0 + n * 1_000, ...(n === 5 || n === 1_500 ? { metric: 'latency' } : {}) }));
+  const topicRecords = many.map((a, n) => record('alerts', 0, n, a.eventTime, a.key, a));
+
+  it('newest first walks back from `to` in windows and returns the newest matches, saying older ones were not read', async () => {
+    const { admin, reads } = fakeAdmin({ alerts: topicRecords });
+    const client = await connect({ kafka: admin, alerts: { topic: 'alerts' }, limits: { maxRows: 10 } });
+    const ids = (result: Record<string, unknown>): string[] => (result['alerts'] as { id: string }[]).map((a) => a.id);
+    const range = { from: T0, to: T0 + 2_000_000 };
+
+    const newest = await call(client, 'list_alerts', { ...range, limit: 10 });
+    expect(ids(data(newest))).toEqual(many.slice(-10).reverse().map((a) => a.id));
+    expect(data(newest)['complete']).toBe(false);
+    expect(text(newest)).toMatch(/newest matching alerts; older parts of the range were not read/);
+    expect(reads.length).toBeGreaterThan(1);
+    expect(reads.every((r) => r.limit === 500)).toBe(true);
+
+    const critical = data(await call(client, 'list_alerts', { ...range, severity: ['critical'], kind: 'threshold' }));
+    expect(ids(critical)).toEqual(many.filter((a) => a.severity === 'critical' && a.kind === 'threshold').slice(-10).reverse().map((a) => a.id));
+
+    // Oldest first without filters reads only `limit` records.
+    const oldest = data(await call(client, 'list_alerts', { ...range, order: 'oldest_first', limit: 3 }));
+    expect(ids(oldest)).toEqual(['a-0', 'a-1', 'a-2']);
+    expect(reads.at(-1)?.limit).toBe(3);
+    expect(oldest['complete']).toBe(false);
+
+    // A rare match: the walk covers the whole range (within its window budget) and says the answer is complete.
+    const rare = await call(client, 'list_alerts', { ...range, metric: 'latency', limit: 10 });
+    expect(ids(data(rare))).toEqual(['a-1500', 'a-5']);
+    expect(data(rare)['complete']).toBe(true);
+    expect(data(rare)['scanned']).toBe(2_000);
+    await client.close();
+  });
+});
+
 describe('alert tool registration', () => {
   it('registers nothing without `alerts`, only list_alerts without a rules topic, and refuses `alerts` without `kafka`', async () => {
     const { admin } = fakeAdmin({});

@@ -39,8 +39,10 @@ export const alertsConfigSchema = z.strictObject({
 const timestamp = z.union([z.number().int().min(0).max(8.64e15), z.iso.datetime({ offset: true })]);
 const toMs = (value: number | string): number => (typeof value === 'number' ? value : Date.parse(value));
 const DAY_MS = 86_400_000;
-/** Most alert records one `list_alerts` call scans (per partition) before filtering and ordering. */
+/** Most alert records one read of `list_alerts` scans (per partition) before filtering and ordering: 50 × maxRows, at most this. */
 const MAX_SCAN = 50_000;
+/** Most backward windows one newest-first `list_alerts` call reads when the range is too large to read at once. */
+const MAX_WINDOWS = 32;
 /** Most records of the rules topic read to rebuild the rule set; a compacted rules topic stays far below this. */
 const MAX_RULE_RECORDS = 100_000;
 
@@ -151,24 +153,63 @@ export function registerAlertTools(server: McpServer, context: ToolContext, conf
           throw new ToolError('UNKNOWN_TOPIC', `The alerts topic ${JSON.stringify(alertsTopic)} does not exist yet: no topology has published an alert to it.`, { tool: 'list_alerts' });
         }
         const filtered = args.severity !== undefined || args.key !== undefined || args.kind !== undefined || args.rule !== undefined || args.metric !== undefined;
-        // Oldest first without filters can stop at `limit`; anything else must see the whole range to pick the right alerts.
-        const scan = !filtered && args.order === 'oldest_first' ? args.limit : MAX_SCAN;
-        const range = await (await kafka.admin()).readTopicRange({ topic: alertsTopic, from, to, limit: scan, deserializer: 'json', timeoutMs: limits.timeoutMs, signal });
-        const malformed: { partition: number; offset: number; error: string }[] = range.undecodable.map((u) => ({ partition: partitionOf(u.partition), offset: u.offset, error: 'not JSON' }));
+        const admin = await kafka.admin();
+        const malformed: { partition: number; offset: number; error: string }[] = [];
         const matches: { record: StreamRecord<unknown>; alert: Alert }[] = [];
-        for (const record of range.records) {
-          const parsed = alertSchema.safeParse(record.value);
-          if (!parsed.success) {
-            malformed.push({ partition: partitionOf(record.position.partition), offset: record.position.offset, error: 'not an Alert: ' + parsed.error.issues.map((i) => i.path.join('.') || '(value)').join(', ') });
-            continue;
+        let scanned = 0;
+        // The scan budget follows maxRows, so a server configured for small answers also reads less.
+        const scanLimit = Math.min(MAX_SCAN, limits.maxRows * 50);
+        const read = async (start: number, end: number, limit: number): Promise<boolean> => {
+          const range = await admin.readTopicRange({ topic: alertsTopic, from: start, to: end, limit, deserializer: 'json', timeoutMs: limits.timeoutMs, signal });
+          scanned += range.records.length + range.undecodable.length;
+          for (const u of range.undecodable) malformed.push({ partition: partitionOf(u.partition), offset: u.offset, error: 'not JSON' });
+          for (const record of range.records) {
+            const parsed = alertSchema.safeParse(record.value);
+            if (!parsed.success) {
+              malformed.push({ partition: partitionOf(record.position.partition), offset: record.position.offset, error: 'not an Alert: ' + parsed.error.issues.map((i) => i.path.join('.') || '(value)').join(', ') });
+              continue;
+            }
+            const alert = parsed.data;
+            if (args.severity !== undefined && !args.severity.includes(alert.severity)) continue;
+            if (args.key !== undefined && alert.key !== args.key) continue;
+            if (args.kind !== undefined && alert.kind !== args.kind) continue;
+            if (args.rule !== undefined && alert.ruleId !== args.rule) continue;
+            if (args.metric !== undefined && alert.metric !== args.metric) continue;
+            matches.push({ record, alert });
           }
-          const alert = parsed.data;
-          if (args.severity !== undefined && !args.severity.includes(alert.severity)) continue;
-          if (args.key !== undefined && alert.key !== args.key) continue;
-          if (args.kind !== undefined && alert.kind !== args.kind) continue;
-          if (args.rule !== undefined && alert.ruleId !== args.rule) continue;
-          if (args.metric !== undefined && alert.metric !== args.metric) continue;
-          matches.push({ record, alert });
+          return range.complete;
+        };
+        // Oldest first without filters can stop at `limit`; anything else reads the whole range to pick the right alerts.
+        let scannedAll = await read(from, to, !filtered && args.order === 'oldest_first' ? args.limit : scanLimit);
+        let newestOnly = false;
+        if (!scannedAll && args.order === 'newest_first') {
+          // Too many records to read the range at once, and the reader goes forward in time: walk back from `to` in
+          // windows small enough to be read whole, until `limit` alerts matched or the range is covered.
+          matches.length = 0;
+          malformed.length = 0;
+          scanned = 0;
+          let end = to;
+          let partial = false;
+          let width = Math.max(1, Math.floor((to - from) / 64));
+          for (let reads = 0; end > from && matches.length < args.limit && reads < MAX_WINDOWS && !signal.aborted; reads++) {
+            const start = Math.max(from, end - width);
+            const before = { matches: matches.length, malformed: malformed.length, scanned };
+            if (!(await read(start, end, scanLimit))) {
+              if (end - start > 1) {
+                // Too dense: forget this window's partial read and try a quarter of it.
+                matches.length = before.matches;
+                malformed.length = before.malformed;
+                scanned = before.scanned;
+                width = Math.max(1, Math.floor((end - start) / 4));
+                continue;
+              }
+              partial = true;
+            }
+            end = start;
+            width *= 2;
+          }
+          scannedAll = end <= from && !partial;
+          newestOnly = !scannedAll && matches.length >= args.limit;
         }
         matches.sort((a, b) => (args.order === 'oldest_first' ? byPosition(a.record, b.record) : byPosition(b.record, a.record)));
         const chosen = matches.slice(0, args.limit).map(({ record, alert }) => {
@@ -181,7 +222,6 @@ export function registerAlertTools(server: McpServer, context: ToolContext, conf
           return item;
         });
         const { kept, truncated } = capItems(chosen, limits.maxBytes);
-        const scannedAll = range.complete;
         const more = matches.length > kept.length;
         const data: Record<string, JsonValue> = {
           topic: alertsTopic,
@@ -190,18 +230,20 @@ export function registerAlertTools(server: McpServer, context: ToolContext, conf
           order: args.order,
           alerts: kept,
           matched: matches.length,
-          scanned: range.records.length + range.undecodable.length,
+          scanned,
           malformed: malformed.slice(0, 20),
           malformedCount: malformed.length,
           complete: scannedAll && !more && !truncated,
         };
         let summary = `${kept.length} alert(s) from ${alertsTopic} between ${data['from'] as string} and ${data['to'] as string}, ${args.order.replace('_', ' ')}`;
         summary += more || truncated ? ` (${matches.length} matched; cut by ${truncated ? 'the size cap' : 'limit'}).` : '.';
-        if (!scannedAll) {
+        if (newestOnly) {
+          summary += ' These are the newest matching alerts; older parts of the range were not read.';
+        } else if (!scannedAll) {
           summary +=
             args.order === 'oldest_first' && !filtered
               ? ' More alerts follow in the range (cut by limit).'
-              : ` Only part of the range was scanned (more than ${scan} records per partition, or the time limit): narrow from/to for a complete answer.`;
+              : ` Only part of the range was read (more than ${scanLimit} records per partition, or the time limit): narrow from/to for a complete answer.`;
         }
         if (malformed.length > 0) summary += ` ${malformed.length} record(s) were not alerts and were skipped.`;
         return dataResult(summary, `Kafka topic ${alertsTopic}`, data);
