@@ -20,7 +20,14 @@ import type { JsonValue } from '../server/tool-result.js';
  */
 export type KafkaAdminLike = Pick<KafkaAdmin, 'listTopics' | 'describeTopic' | 'consumerGroupLag' | 'readTopicRange' | 'close'> & Partial<Pick<KafkaAdmin, 'readTopicOffsets'>>;
 
-/** The admin's offset reader, or a `ToolError` saying the configured admin has none. */
+/**
+ * The admin's offset reader, or a `ToolError` saying the configured admin has none.
+ *
+ * @example
+ * ```ts
+ * const read = await offsetReader(admin, 'read_topic')({ topic: 'orders', partitions: { 0: { from: 10 } } });
+ * ```
+ */
 export function offsetReader(admin: KafkaAdminLike, tool: string): NonNullable<KafkaAdminLike['readTopicOffsets']> {
   if (admin.readTopicOffsets === undefined) {
     throw new ToolError('UNSUPPORTED', 'The configured Kafka admin cannot read by offsets (no readTopicOffsets); configure kafka with options or a current KafkaAdmin.', { tool });

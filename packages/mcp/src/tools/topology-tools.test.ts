@@ -126,6 +126,9 @@ describe('topology tools', () => {
       [null, null, undefined],
     ]);
     expect(letters[0]).toMatchObject({ source: { topic: 'orders', partition: 3, offset: 100 }, error: { code: 'KAFKA_DESERIALIZE_FAILED', name: null, message: null } });
+    // With a single dead-letter topic, it is the default.
+    const byDefault = (await client.callTool({ name: 'read_dead_letters', arguments: {} })) as CallToolResult;
+    expect((byDefault.structuredContent as { topic: string }).topic).toBe('orders.dlq');
     const hidden = (await client.callTool({ name: 'read_dead_letters', arguments: { topic: 'orders' } })) as CallToolResult;
     expect(textOf(hidden)).toMatch(/UNKNOWN_TOPIC/);
     await client.close();

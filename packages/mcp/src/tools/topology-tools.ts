@@ -368,10 +368,15 @@ function registerDeadLetterTools(server: McpServer, context: ToolContext, kafka:
   };
 
   const selection = {
-    topic: topicName.describe(`Dead-letter topic: one of ${config.topics.join(', ')}.`),
+    topic:
+      config.topics.length === 1
+        ? topicName.default(config.topics[0]!).describe(`Dead-letter topic. Default: ${config.topics[0]!} (the only one).`)
+        : topicName.describe(`Dead-letter topic: one of ${config.topics.join(', ')}.`),
     from: timestamp.optional().describe('Failure-time range start (inclusive; the dead letter\'s timestamp is the failure time). With `to`.'),
     to: timestamp.optional().describe('Failure-time range end (exclusive). With `from`.'),
-    offsets: offsetRanges.optional().describe('Dead-letter offsets per partition, [from, to); combined with from / to, both must hold. Default: from the oldest retained.'),
+    offsets: offsetRanges
+      .optional()
+      .describe('Dead-letter offsets per partition, [from, to); combined with from / to, both must hold (the limit then counts records of the offset range). Default: from the oldest retained.'),
   };
 
   server.registerTool(
@@ -451,7 +456,11 @@ function registerDeadLetterTools(server: McpServer, context: ToolContext, kafka:
           );
         }
         if (!complete) {
-          throw new ToolError('INCOMPLETE_SELECTION', `Reading the selection did not finish within ${limits.timeoutMs} ms; narrow it. Nothing was replayed.`, { tool });
+          throw new ToolError(
+            'INCOMPLETE_SELECTION',
+            `The selection could not be read completely (the offset range holds more than ${args.max_records} records before the time filter, or the read took over ${limits.timeoutMs} ms); narrow it. Nothing was replayed.`,
+            { tool },
+          );
         }
         const admin = await kafka.admin();
         const existing = new Set(await admin.listTopics());
