@@ -123,7 +123,7 @@ describe('Kafka broker restart mid-stream', () => {
       // ~30 records every 40 ms: the stream still flows when the broker dies, and keeps flowing during the outage.
       while (appended < count && !stopAppending) {
         const chunk = Array.from({ length: Math.min(30, count - appended) }, (_, i) => ({ id: appended + i }));
-        input.appendValues(appended % 3, chunk);
+        input.appendValues((appended / 30) % 3, chunk);
         appended += chunk.length;
         await new Promise((resolve) => setTimeout(resolve, 40));
       }
