@@ -144,7 +144,21 @@ describe('kafkaAlertRules against Kafka', () => {
     expect([...independent.keys()].sort()).toEqual([...expected.map((rule) => rule.id), 'rule-05', 'rule-06', 'rule-08'].sort());
   });
 
-  it('does not alter an existing topic and fails clearly when a broker is unreachable', async () => {
+  it('does not alter an existing topic that is not compacted, but warns about it', async () => {
+    const topic = uniqueName('alert-rules');
+    kit.track('topic', topic);
+    await kit.createTopic(topic, 1, { 'cleanup.policy': 'delete' });
+    const warnings: string[] = [];
+    const logger = { debug: () => undefined, info: () => undefined, warn: (_fields: unknown, message: string) => warnings.push(message), error: () => undefined };
+    const rules = kafkaAlertRules({ brokers, topic, retry: fastGroup.retry, logger });
+    stores.push(rules);
+    await rules.start();
+    expect(warnings.some((message) => /not compacted/.test(message))).toBe(true);
+    const [configs] = (await kit.admin.describeConfigs({ resources: [{ type: 2, name: topic, configNames: ['cleanup.policy'] }], includeSynonyms: false })).resources;
+    expect(configs?.configEntries[0]?.configValue).toBe('delete');
+  });
+
+  it('fails clearly when a broker is unreachable', async () => {
     const unreachable = kafkaAlertRules({ brokers: ['127.0.0.1:1'], topic: uniqueName('alert-rules'), retry: { retries: 0 }, connectionTimeoutMs: 300 });
     stores.push(unreachable);
     await expect(unreachable.start()).rejects.toMatchObject({ code: 'KAFKA_UNREACHABLE' });
