@@ -328,10 +328,14 @@ interface ReadSpec {
   readonly score: { min: string | number; max: string | number } | undefined;
   readonly rank: { start: number; stop: number } | undefined;
   readonly reverse: boolean;
-  readonly maxBytes: number;
+  /**
+   * Bytes of string values still to be read in this call, shared by all its keys: strings are fetched with GETRANGE
+   * up to it, so a batch of huge strings never pulls more than one answer's worth of bytes out of Redis.
+   */
+  readonly stringBudget: { remaining: number };
 }
 
-/** Reads one key by its type, every collection capped at `limit` members and every string at `maxBytes` bytes. */
+/** Reads one key by its type, every collection capped at `limit` members and strings at the call's byte budget. */
 async function readKey(redis: ReadOnlyRedis, key: string, spec: ReadSpec): Promise<KeyEntry> {
   const [type, ttl] = (await Promise.all([redis.read('TYPE', key), redis.read('PTTL', key)])) as [string, number];
   const entry: KeyEntry = { key, type, exists: type !== 'none', ttl_ms: ttl >= 0 ? ttl : null };
@@ -341,9 +345,12 @@ async function readKey(redis: ReadOnlyRedis, key: string, spec: ReadSpec): Promi
       return entry;
     case 'string': {
       const length = Number(await redis.read('STRLEN', key));
-      const cut = length > spec.maxBytes;
-      const bytes = (await redis.readBuffer('GETRANGE', key, 0, Math.min(length, spec.maxBytes) - 1)) as Buffer;
-      const decoded = length === 0 ? { text: '' } : decodeBytes(bytes, cut);
+      // Reserved before the next await, so concurrent reads of other keys cannot take the same bytes.
+      const take = Math.min(length, spec.stringBudget.remaining);
+      spec.stringBudget.remaining -= take;
+      const cut = take < length;
+      const bytes = take === 0 ? Buffer.alloc(0) : ((await redis.readBuffer('GETRANGE', key, 0, take - 1)) as Buffer);
+      const decoded = take === 0 ? { text: '' } : decodeBytes(bytes, cut);
       entry['length'] = length;
       if ('text' in decoded) {
         entry['value'] = decoded.text;
@@ -647,11 +654,20 @@ export function registerRedisTools(server: McpServer, context: ToolContext, conf
           score: args.score_range,
           rank: args.rank_range,
           reverse: args.reverse,
-          maxBytes: limits.maxBytes,
+          stringBudget: { remaining: limits.maxBytes },
+        };
+        const readOne = async (one: string): Promise<KeyEntry> => {
+          try {
+            return await readKey(client, one, spec);
+          } catch (error) {
+            // A key replaced by one of another type between TYPE and the read: report it, keep the other keys.
+            if (/^WRONGTYPE/.test(messageOf(error))) return { key: one, error: 'the key changed type while it was read; ask again' };
+            throw error;
+          }
         };
         let entries: KeyEntry[];
         try {
-          entries = await Promise.all(keys.map((one) => readKey(client, one, spec)));
+          entries = await Promise.all(keys.map(readOne));
         } catch (error) {
           if (error instanceof ToolError) throw error;
           throw new ToolError('REDIS_READ_FAILED', `Reading from Redis failed: ${messageOf(error)}.`, { tool: TOOL, retriable: true });
@@ -703,9 +719,12 @@ function fitEntries(entries: readonly KeyEntry[], maxBytes: number): { kept: Key
     const field = 'value' in next ? 'value' : 'value_base64';
     const shell = Buffer.byteLength(JSON.stringify({ ...rest, [field]: '' })) + 16;
     const room = maxBytes - used - shell;
-    // JSON escaping can grow a character up to 6 bytes: halve until it fits. Base64 stays in whole 4-character groups.
+    // Escaping and UTF-8 make a character 1 to 6 bytes of JSON: dropping as many characters as bytes overflow
+    // always gets closer. Base64 stays in whole 4-character groups.
     let text = value.slice(0, Math.max(0, room));
-    while (text.length > 0 && Buffer.byteLength(JSON.stringify(text)) > room) text = text.slice(0, Math.floor(text.length / 2));
+    for (let overflow = Buffer.byteLength(JSON.stringify(text)) - room; text.length > 0 && overflow > 0; overflow = Buffer.byteLength(JSON.stringify(text)) - room) {
+      text = text.slice(0, Math.max(0, text.length - overflow));
+    }
     if (field === 'value_base64') text = text.slice(0, text.length - (text.length % 4));
     if (text.length > 0) kept.push({ ...rest, [field]: text, truncated: true });
   } else if (Array.isArray(value)) {

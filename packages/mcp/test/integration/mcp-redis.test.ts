@@ -294,6 +294,29 @@ describe('redis_lookup against real Redis', () => {
     }
   });
 
+  it('pulls at most maxBytes of string values out of Redis per call, however many huge strings are asked for', async () => {
+    const client = new Redis(services.redisUrl, { lazyConnect: true });
+    await client.connect();
+    const ranges: number[] = [];
+    const sendCommand = client.sendCommand.bind(client);
+    client.sendCommand = (command, stream) => {
+      if (command.name.toUpperCase() === 'GETRANGE') ranges.push(Number(command.args[2]) - Number(command.args[1]) + 1);
+      return sendCommand(command, stream);
+    };
+    try {
+      const wired = await connect({ redis: { client, keyPrefixes: [allowed] }, limits: { maxBytes: 2_048 } });
+      const huge = Array.from({ length: 5 }, (_, i) => key(`huge:${i}`));
+      await seed.mset(Object.fromEntries(huge.map((name) => [name, 'x'.repeat(100_000)])));
+      const data = answer(await wired.call({ keys: huge }));
+      expect(ranges.reduce((sum, bytes) => sum + bytes, 0)).toBeLessThanOrEqual(2_048);
+      expect(data.truncated).toBe(true);
+      expect(data.keys[0]).toMatchObject({ key: huge[0], length: 100_000, truncated: true });
+      expect((data.keys[0]!.value as string).length).toBeGreaterThan(1_000);
+    } finally {
+      await client.quit();
+    }
+  });
+
   it('reports an unreachable Redis as a clear error result', async () => {
     const down = await connect({ redis: { url: 'redis://127.0.0.1:1', keyPrefixes: [allowed], connectTimeoutMs: 1_000 } });
     const result = await down.call({ keys: [key('str')] });
