@@ -128,6 +128,16 @@ describe('buildChartSpec: refusals', () => {
     expect(() => build({ type: 'pie', fields: { theta: 'n', color: 'region', x: 'day' } })).toThrow(/A pie chart does not use "x"/);
   });
 
+  it('refuses more categories than a chart can lay out, and more colour series than a legend can hold', () => {
+    const cols = [{ name: 'k', type: 'VARCHAR' }, { name: 'v', type: 'INTEGER' }];
+    const many = (n: number) => Array.from({ length: n }, (_, i) => ({ k: `k${i}`, v: i }));
+    expect(() => build({ type: 'bar', fields: { x: 'k', y: 'v' } }, cols, many(1_000))).not.toThrow();
+    expect(() => build({ type: 'bar', fields: { x: 'k', y: 'v' } }, cols, many(1_001))).toThrow(/"x" \("k"\) has 1001 distinct values; a chart shows at most 1000/);
+    expect(() => build({ type: 'line', fields: { x: 'v', y: 'v', color: 'k' } }, cols, many(201))).toThrow(expect.objectContaining({ code: 'TOO_MANY_CATEGORIES' }));
+    // Continuous channels have no such limit.
+    expect(() => build({ type: 'scatter', fields: { x: 'v', y: 'v' } }, cols, many(5_000))).not.toThrow();
+  });
+
   it('refuses a text column where numbers are needed', () => {
     expect(() => build({ type: 'bar', fields: { x: 'day', y: 'region' } })).toThrow(expect.objectContaining({ code: 'FIELD_NOT_NUMERIC' }));
     expect(() => build({ type: 'histogram', fields: { x: 'day' } })).toThrow(/must be a numeric column; "day" is DATE/);
