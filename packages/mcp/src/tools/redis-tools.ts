@@ -603,7 +603,7 @@ export function registerRedisTools(server: McpServer, context: ToolContext, conf
         rank_range: z
           .strictObject({ start: rankIndex.describe('First rank, 0-based; negative counts from the end.'), stop: rankIndex.describe('Last rank, inclusive; -1 is the last.') })
           .optional()
-          .describe('Sorted sets: members by rank (0 = lowest score). Default: ranks 0 to limit - 1.'),
+          .describe('Sorted sets: members by rank (0 = lowest score; highest with reverse). Default: ranks 0 to limit - 1.'),
         reverse: z.boolean().default(false).describe('Sorted sets and streams: highest score (newest entry) first.'),
       },
       annotations: READ_ONLY_TOOL,
@@ -621,7 +621,8 @@ export function registerRedisTools(server: McpServer, context: ToolContext, conf
           if (min.value > max.value) refuse('INVALID_RANGE', `score_range is inverted: min (${min.arg}) is above max (${max.arg}). Use reverse: true for highest first.`);
         }
         const rank = args.rank_range;
-        if (rank !== undefined && Math.sign(rank.start + 0.5) === Math.sign(rank.stop + 0.5) && rank.start > rank.stop) {
+        // Only comparable when both count from the same end (-3..2 may well be a valid range of a small set).
+        if (rank !== undefined && rank.start >= 0 === rank.stop >= 0 && rank.start > rank.stop) {
           refuse('INVALID_RANGE', `rank_range is inverted: start (${rank.start}) is after stop (${rank.stop}). Use reverse: true for highest first.`);
         }
         let keys: string[];
