@@ -87,10 +87,16 @@ const configSchema = z.strictObject({
 export type TributaryMcpConfig = z.input<typeof configSchema>;
 
 /**
- * Creates an MCP server exposing Tributary's lakehouse tables (`list_tables`, `describe_table`, `table_history`,
- * `query_sql` with time travel, `table_changes`) and, when `kafka` is configured, its topics (`list_topics`,
- * `describe_topic`, `read_topic`, `sample_schema`). All tools are read-only; results are fenced as untrusted data, capped in rows,
- * bytes and time, and every call is audit-logged. Invalid configuration throws `InvalidOptionsError`.
+ * Creates an MCP server for agents. Which tools exist depends on what is configured:
+ * - `catalog`: `list_tables`, `describe_table`, `table_history`, `query_sql` (time travel), `table_changes`, `profile`,
+ *   `check` and `create_chart`;
+ * - `kafka`: `list_topics`, `describe_topic`, `read_topic` (time range or offsets), `sample_schema`;
+ * - `redis`: `redis_lookup`; `topologies`: `describe_topology`; `deadLetters`: `read_dead_letters`;
+ * - `alerts`: `list_alerts`, `list_alert_rules`.
+ *
+ * Tools that change state — `replay_dead_letters`, `create_alert_rule`, `delete_alert_rule` — are registered only with
+ * `writesEnabled: true`. Results are fenced as untrusted data, capped in rows, bytes and time, and every call is
+ * audit-logged. Invalid configuration throws `InvalidOptionsError` naming the field.
  *
  * Connect it with {@link serveStdio} or {@link serveHttp}, or any transport of `@modelcontextprotocol/sdk`.
  *

@@ -129,3 +129,57 @@ describe('tributary mcp over stdio (child process, SDK client)', () => {
     expect(stderr).not.toMatch(/"jsonrpc"/);
   });
 });
+
+describe('tributary mcp over stdio: every section of the config file', () => {
+  const prefix = `stdio-${suffix}:`;
+  let full: Client | undefined;
+  let redis: import('ioredis').Redis | undefined;
+
+  const start = async (config: Record<string, unknown>): Promise<Client> => {
+    const path = join(dir, `mcp-${randomUUID().slice(0, 8)}.json`);
+    await writeFile(path, JSON.stringify(config));
+    const started = new Client({ name: 'stdio-full', version: '1.0.0' });
+    await started.connect(new StdioClientTransport({ command: process.execPath, args: [cli, 'mcp', '--config', path], stderr: 'ignore' }));
+    return started;
+  };
+  const sections = {
+    warehouse: { path: './warehouse' },
+    tables: [tableName],
+    kafka: { brokers: services.kafkaBrokers },
+    topics: [topic],
+    redis: { url: services.redisUrl, keyPrefixes: [prefix] },
+    deadLetters: { topics: [topic], maxReplay: 10 },
+    alerts: { topic, rulesTopic: `${topic}-rules` },
+  };
+
+  afterAll(async () => {
+    await full?.close();
+    if (redis !== undefined) {
+      await redis.del(`${prefix}customer:1`, `${prefix}scores`);
+      redis.disconnect();
+    }
+  });
+
+  it('registers the write tools only with writesEnabled, and serves redis_lookup as ioredis reads it', async () => {
+    const readOnly = await start(sections);
+    const readOnlyTools = (await readOnly.listTools()).tools.map((tool) => tool.name);
+    await readOnly.close();
+    expect(readOnlyTools).toEqual(expect.arrayContaining(['redis_lookup', 'read_dead_letters', 'list_alerts', 'list_alert_rules', 'profile', 'check', 'create_chart']));
+    for (const write of ['replay_dead_letters', 'create_alert_rule', 'delete_alert_rule']) expect(readOnlyTools).not.toContain(write);
+
+    full = await start({ ...sections, writesEnabled: true });
+    const tools = (await full.listTools()).tools.map((tool) => tool.name);
+    expect(tools).toEqual(expect.arrayContaining([...readOnlyTools, 'replay_dead_letters', 'create_alert_rule', 'delete_alert_rule']));
+
+    const { Redis } = await import('ioredis');
+    redis = new Redis(services.redisUrl);
+    await redis.hset(`${prefix}customer:1`, { name: 'Ada', tier: 'gold' });
+    await redis.zadd(`${prefix}scores`, 3, 'c', 1, 'a', 2, 'b');
+    const result = (await full.callTool({ name: 'redis_lookup', arguments: { keys: [`${prefix}customer:1`] } })) as CallToolResult;
+    expect(result.isError).not.toBe(true);
+    const keys = (result.structuredContent as { keys: { key: string; type: string; value: unknown }[] }).keys;
+    expect(keys.map((k) => [k.key, k.type, k.value])).toEqual([[`${prefix}customer:1`, 'hash', await redis.hgetall(`${prefix}customer:1`)]]);
+    const refused = (await full.callTool({ name: 'redis_lookup', arguments: { pattern: '*' } })) as CallToolResult;
+    expect(refused.isError).toBe(true);
+  });
+});
