@@ -14,6 +14,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { localObjectStore } from '@tributary/connectors/s3';
 import { Table, storageCatalog } from '@tributary/lakehouse';
 import type { Row } from '@tributary/lakehouse';
+import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -133,7 +134,7 @@ describe('tributary mcp over stdio (child process, SDK client)', () => {
 describe('tributary mcp over stdio: every section of the config file', () => {
   const prefix = `stdio-${suffix}:`;
   let full: Client | undefined;
-  let redis: import('ioredis').Redis | undefined;
+  let redis: Redis | undefined;
 
   const start = async (config: Record<string, unknown>): Promise<Client> => {
     const path = join(dir, `mcp-${randomUUID().slice(0, 8)}.json`);
@@ -171,7 +172,6 @@ describe('tributary mcp over stdio: every section of the config file', () => {
     const tools = (await full.listTools()).tools.map((tool) => tool.name);
     expect(tools).toEqual(expect.arrayContaining([...readOnlyTools, 'replay_dead_letters', 'create_alert_rule', 'delete_alert_rule']));
 
-    const { Redis } = await import('ioredis');
     redis = new Redis(services.redisUrl);
     await redis.hset(`${prefix}customer:1`, { name: 'Ada', tier: 'gold' });
     await redis.zadd(`${prefix}scores`, 3, 'c', 1, 'a', 2, 'b');
