@@ -47,8 +47,9 @@ export function registerLakehouseResources(server: McpServer, context: Lakehouse
             type: 'text',
             text:
               `Explain the Iceberg table ${table}: call describe_table for its schema and partitioning, table_history for how ` +
-              `it changed, then query_sql for a small sample (LIMIT 20) and a few aggregates (row count, nulls per column). ` +
-              `Summarise what one row represents, the key columns, and notable recent snapshots. ${untrustedNote}`,
+              `it changed, profile for each column's nulls, distinct values, range and top values, then query_sql for a ` +
+              `small sample (LIMIT 20). Summarise what one row represents, the key columns, data-quality concerns, and ` +
+              `notable recent snapshots. ${untrustedNote}`,
           },
         },
       ],
@@ -73,9 +74,10 @@ export function registerLakehouseResources(server: McpServer, context: Lakehouse
             type: 'text',
             text:
               `Investigate an anomaly in column ${column} of ${table}${since === undefined ? '' : ` since ${since}`}. ` +
-              `Use table_history to find the snapshots in that period, query_sql with as_of_snapshot_id to compare the ` +
-              `column's distribution (min, max, avg, count) before and after, and table_changes between those snapshots ` +
-              `to see which rows moved it. Report when it started, its size, and the rows involved. ${untrustedNote}`,
+              `If list_alerts is available, start with the alerts of that period. Use table_history to find the snapshots ` +
+              `in that period, profile (or query_sql) with as_of_snapshot_id to compare the column's distribution before ` +
+              `and after, table_changes between those snapshots to see which rows moved it, and create_chart to plot the ` +
+              `column over time. Report when it started, its size, and the rows involved. ${untrustedNote}`,
           },
         },
       ],
