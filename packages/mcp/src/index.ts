@@ -9,7 +9,7 @@ export type { ToolErrorContext } from './errors.js';
 export { createTributaryMcpServer } from './server/create-tributary-mcp-server.js';
 export type { TributaryMcpConfig } from './server/create-tributary-mcp-server.js';
 export type { KafkaAdminLike } from './tools/kafka-tools.js';
-export type { RedisToolsConfig, RedisClientLike } from './tools/redis-tools.js';
+export type { RedisToolsConfig } from './tools/redis-tools.js';
 export { REDIS_READ_COMMANDS } from './tools/redis-tools.js';
 export { REPLAY_HEADERS } from './tools/topology-tools.js';
 export { serveStdio } from './transport/serve-stdio.js';
