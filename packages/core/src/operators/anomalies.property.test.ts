@@ -257,9 +257,12 @@ describe('anomalies (property)', () => {
     direction: fc.constantFrom('both' as const, 'above' as const, 'below' as const),
     outliers: fc.constantFrom('exclude' as const, 'include' as const),
     zThreshold: fc.constantFrom(2, 3, 4),
+    // 2 with zThreshold 2 relearns now and then on ordinary values; injected outliers side by side trigger it too.
+    relearnAfter: fc.constantFrom(undefined, null, 2, 3),
     split: fc.double({ min: 0, max: 1, noNaN: true }),
   });
 
+  let relearns = 0;
   it('flags exactly what a brute-force detector flags, with the same figures, across a JSON save and restore of its state', () => {
     fc.assert(
       fc.property(scenarioArb, variants, (scenario, variant) => {
@@ -273,10 +276,14 @@ describe('anomalies (property)', () => {
           zThreshold: variant.zThreshold,
           direction: variant.direction,
           outliers: variant.outliers,
+          ...(variant.relearnAfter === undefined ? {} : { relearnAfter: variant.relearnAfter }),
         };
+        const relearnAfter = variant.relearnAfter === undefined ? 10 : variant.relearnAfter;
 
         // Brute force: the kept values per key, stats recomputed from scratch for every value.
+        // A run of consecutive flagged values of relearnAfter replaces the kept values.
         const kept = new Map<string, number[]>();
+        const runs = new Map<string, number[]>();
         const expected: [number, number, number, number][] = [];
         points.forEach((point, offset) => {
           const values = kept.get(point.key) ?? [];
@@ -289,7 +296,13 @@ describe('anomalies (property)', () => {
             flag = variant.direction === 'above' ? z >= variant.zThreshold : variant.direction === 'below' ? -z >= variant.zThreshold : Math.abs(z) >= variant.zThreshold;
             if (flag) expected.push([offset, z, mean, stddev]);
           }
-          if (!flag || variant.outliers === 'include') {
+          const run = flag ? [...(runs.get(point.key) ?? []), point.value] : [];
+          runs.set(point.key, run);
+          if (relearnAfter !== null && run.length === relearnAfter) {
+            kept.set(point.key, run);
+            runs.set(point.key, []);
+            relearns++;
+          } else if (!flag || variant.outliers === 'include') {
             values.push(point.value);
             if (values.length > small.window) values.shift();
           }
@@ -319,5 +332,6 @@ describe('anomalies (property)', () => {
       }),
       { seed: 7_311, numRuns: 60 },
     );
+    expect(relearns).toBeGreaterThan(0); // the relearn path was compared too
   });
 });

@@ -53,6 +53,11 @@ describe('anomalies', () => {
     expect(attempt({ ...base, direction: 'up' })).toThrow(/direction: must be 'both', 'above' or 'below'/);
     expect(attempt({ ...base, severity: 'fatal' })).toThrow(/severity:/);
     expect(attempt({ ...base, minStddev: -1 })).toThrow(/minStddev:/);
+    expect(attempt({ ...base, relearnAfter: 1 })).toThrow(/relearnAfter: must be a whole number of at least 2, or null/);
+    expect(attempt({ ...base, relearnAfter: 2.5 })).toThrow(/relearnAfter:/);
+    expect(attempt({ ...base, relearnAfter: 21 })).toThrow(/relearnAfter: must be at most window \(20\)/);
+    expect(attempt({ ...base, relearnAfter: '10' })).toThrow(/relearnAfter:/);
+    expect(() => anomalies({ ...base, relearnAfter: null })).not.toThrow();
     expect(attempt({ ...base, value: 'value' })).toThrow(/value: must be a function/);
     expect(attempt({ ...base, window: undefined })).toThrow(/window:/);
     expect(attempt({ ...base, windowMs: 10 })).toThrow(/windowMs/);
@@ -150,6 +155,53 @@ describe('anomalies', () => {
     const withSpike = [11, 9, 11, 9, 11, 9, 11, 9, 11, 100]; // the baseline when the second 100 arrives
     const second = stats(withSpike);
     expect((100 - second.mean) / second.stddev).toBeLessThan(4);
+  });
+
+  describe('a lasting level shift (step change of 20 sigma)', () => {
+    // 100 ± 5 (alternating 95 / 105: mean 100, stddev ~5), then for good 200 ± 5.
+    const step = (sensor: string, before: number, after: number) => [
+      ...Array.from({ length: before }, (_, i) => reading(sensor, i % 2 === 0 ? 95 : 105)),
+      ...Array.from({ length: after }, (_, i) => reading(sensor, i % 2 === 0 ? 195 : 205)),
+    ];
+    const options = { ...base, window: 50, minSamples: 30 };
+
+    it('yields at most relearnAfter alerts (the last says the level shifted), then none', async () => {
+      for (const relearnAfter of [undefined, 2, 3, 10, 30]) {
+        const records = step(`s-${relearnAfter}`, 60, 300);
+        const alerts = await alertsOf(relearnAfter === undefined ? options : { ...options, relearnAfter }, records);
+        const expected = relearnAfter ?? 10; // the default
+        expect(alerts.length, `relearnAfter ${relearnAfter}`).toBeLessThanOrEqual(expected);
+        // Here every one of the first relearnAfter values after the step is 20 sigma out, so it is exactly that many.
+        expect(alerts.map((a) => a.value)).toEqual(records.slice(60, 60 + expected).map((r) => r.value.value));
+        expect(alerts.every((a) => Math.abs(a.mean! - 100) < 1e-9)).toBe(true);
+        expect(alerts.slice(0, -1).every((a) => !/shifted/.test(a.message))).toBe(true);
+        expect(alerts.at(-1)!.message).toMatch(
+          new RegExp(`^temperature \\d+ is \\d+\\.\\d+ standard deviations above the rolling mean 100; ${expected} values in a row were flagged, so the level has shifted: the baseline restarts from them$`),
+        );
+      }
+    });
+
+    it('judges against the new level afterwards: a return to the old level is flagged', async () => {
+      const records = [...step('s', 60, 100), reading('s', 100)];
+      const alerts = await alertsOf({ ...options, relearnAfter: 5 }, records);
+      expect(alerts).toHaveLength(6);
+      expect(alerts.at(-1)).toMatchObject({ value: 100, mean: expect.closeTo(200, 9) as number });
+      expect(alerts.at(-1)!.zScore).toBeLessThan(-4);
+    });
+
+    it('keeps flagging every value with relearnAfter: null (no adaptation)', async () => {
+      const alerts = await alertsOf({ ...options, relearnAfter: null }, step('s', 60, 300));
+      expect(alerts).toHaveLength(300);
+    });
+
+    it('isolated spikes never move the baseline: an unflagged value restarts the count', async () => {
+      // Spike, normal, spike, normal...: 20 spikes, never 2 in a row, with relearnAfter 2.
+      const records = [...wobble('s', 30), ...Array.from({ length: 40 }, (_, i) => reading('s', i % 2 === 0 ? 100 : 10))];
+      const alerts = await alertsOf({ ...options, window: 30, relearnAfter: 2 }, records);
+      expect(alerts.map((a) => a.value)).toEqual(Array.from({ length: 20 }, () => 100));
+      // The baseline stayed at the old level (9s, 11s and 10s), never moved towards 100.
+      expect(alerts.every((a) => Math.abs(a.mean! - 10) < 0.1 && !/shifted/.test(a.message))).toBe(true);
+    });
   });
 
   it('slides: the baseline is the last `window` values, not every value seen', async () => {

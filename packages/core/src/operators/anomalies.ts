@@ -11,6 +11,8 @@ import type { Operator } from './define-operator.js';
 /** Largest `window`: each key keeps its last `window` values in the checkpointed state, as a JSON array. */
 const MAX_WINDOW = 100_000;
 const DEFAULT_MIN_SAMPLES = 30;
+/** Default `relearnAfter` (capped at `window`): ten flags in a row are a new level, not ten coincident spikes. */
+const DEFAULT_RELEARN_AFTER = 10;
 
 /**
  * Float noise, in units of the mean's magnitude per value of the window. Between two exact recomputes the running mean
@@ -51,11 +53,20 @@ const anomaliesOptionsSchema = z
       .max(Number.MAX_VALUE, 'must be a non-negative finite number')
       .default(0),
     outliers: z.enum(['exclude', 'include'], { error: "must be 'exclude' or 'include'" }).default('exclude'),
+    relearnAfter: z
+      .number({ error: 'must be a whole number of at least 2, or null' })
+      .int('must be a whole number of at least 2, or null')
+      .min(2, 'must be a whole number of at least 2, or null (one flagged value is a spike, not a new level)')
+      .nullable()
+      .optional(),
     onError: errorPolicySchema.default('dlq'),
   })
   .superRefine((options, context) => {
     if (options.minSamples !== undefined && options.minSamples > options.window) {
       context.addIssue({ code: 'custom', path: ['minSamples'], message: `must be at most window (${options.window}): the baseline never holds more values` });
+    }
+    if (typeof options.relearnAfter === 'number' && options.relearnAfter > options.window) {
+      context.addIssue({ code: 'custom', path: ['relearnAfter'], message: `must be at most window (${options.window}): the new baseline is made of these values` });
     }
   });
 
@@ -112,6 +123,15 @@ export interface AnomaliesOptions<V> {
    * nor masks the next spike) or `'include'` (the baseline follows a lasting level shift; see {@link anomalies}).
    */
   outliers?: 'exclude' | 'include' | undefined;
+  /**
+   * Bounded adaptation to a lasting level shift: after this many *consecutive* flagged values of a key, the key's
+   * baseline is replaced by exactly those values (the level it has moved to), and the last of them raises the alert
+   * that says so. A step change therefore costs at most `relearnAfter` alerts; then values build the new baseline and
+   * are judged against it once it holds `minSamples` values. Any unflagged value in between restarts the count, so
+   * isolated spikes never move the baseline. `null` = never relearn (a shifted key is flagged until its values come
+   * back). Default: `min(10, window)`; 2 ≤ relearnAfter ≤ window.
+   */
+  relearnAfter?: number | null | undefined;
   /** What to do with a record whose value, key or event time cannot be used: `'dlq'` (default) | `'skip'` | `'fail'`. */
   onError?: ErrorPolicy | undefined;
 }
@@ -125,7 +145,8 @@ const _optionsMatchSchema: _OptionsMatchSchema = true;
  *
  * `v` holds the last values in a ring (`v.length < window` while filling, then `h` is the oldest slot); `m` and `s` are
  * the running mean and sum of squared deviations (Welford) of exactly the values in `v`; `r` counts sliding updates since
- * `m` and `s` were last recomputed from `v`.
+ * `m` and `s` were last recomputed from `v`. `f` holds the current run of consecutive flagged values (absent when the
+ * last value was not flagged, and in state checkpointed before `relearnAfter` existed).
  */
 interface Baseline {
   v: number[];
@@ -133,6 +154,7 @@ interface Baseline {
   m: number;
   s: number;
   r: number;
+  f?: number[];
 }
 
 /**
@@ -154,8 +176,14 @@ interface Baseline {
  * `minSamples` values; values before that only build the baseline.
  *
  * **Outliers and the baseline.** With `outliers: 'exclude'` (default) a flagged value does not join the baseline, so a
- * spike neither inflates the standard deviation nor hides the next spike. The price: after a lasting level shift
- * every new value is flagged until the values are back; choose `'include'` for metrics that legitimately shift.
+ * spike neither inflates the standard deviation nor hides the next spike. `'include'` lets flagged values in.
+ *
+ * **Level shifts.** A key whose metric moves for good (new pricing, a new traffic level) would otherwise be flagged on
+ * every value, since its new values never enter an `'exclude'` baseline. So after `relearnAfter` (default 10)
+ * consecutive flagged values the baseline restarts from exactly those values; the last of them raises an alert whose
+ * message says the level shifted. A step change thus yields at most `relearnAfter` alerts; the following values rebuild
+ * the baseline and are judged again once it holds `minSamples` values. An unflagged value resets the count, so
+ * isolated spikes never move the baseline. `relearnAfter: null` turns this off.
  *
  * **Alerts.** `id` = `anomaly:<key>:<metric>:<partition>@<offset>` (URI-encoded parts; `-` for no key), so a replay
  * after a restart raises the same alert with the same id. `zScore` is `(value − mean) / max(stddev, minStddev)`, or
@@ -196,6 +224,7 @@ export function anomalies<V>(options: AnomaliesOptions<V>): Operator<V, Alert> {
   const keyOf = parsed.key as unknown as ((value: V, record: StreamRecord<V>) => unknown) | undefined;
   const { name, metric, window, zThreshold, severity, direction, minStddev, outliers, onError } = parsed;
   const minSamples = parsed.minSamples ?? Math.min(DEFAULT_MIN_SAMPLES, window);
+  const relearnAfter = parsed.relearnAfter === undefined ? Math.min(DEFAULT_RELEARN_AFTER, window) : parsed.relearnAfter;
   const encodedMetric = encodeURIComponent(metric);
   const noise = (window + 1) * NOISE_PER_VALUE;
 
@@ -239,6 +268,7 @@ export function anomalies<V>(options: AnomaliesOptions<V>): Operator<V, Alert> {
         }
 
         let flagged = false;
+        let relearned = false;
         const n = baseline.v.length;
         if (n >= minSamples) {
           const mean = baseline.m;
@@ -249,6 +279,16 @@ export function anomalies<V>(options: AnomaliesOptions<V>): Operator<V, Alert> {
             Math.abs(deviation) <= Math.abs(mean) * noise ? 0 : divisor > 0 ? deviation / divisor : deviation > 0 ? Infinity : -Infinity;
           flagged = direction === 'above' ? z >= zThreshold : direction === 'below' ? -z >= zThreshold : Math.abs(z) >= zThreshold;
           if (flagged) {
+            let shift = '';
+            if (relearnAfter !== null) {
+              const run = (baseline.f ??= []);
+              run.push(x);
+              if (run.length >= relearnAfter) {
+                relearn(baseline, run);
+                relearned = true;
+                shift = `; ${run.length} values in a row were flagged, so the level has shifted: the baseline restarts from them`;
+              }
+            }
             const alert: Alert = {
               id: `anomaly:${key === null ? '-' : encodeURIComponent(key)}:${encodedMetric}:${encodeURIComponent(record.position.partition)}@${record.position.offset}`,
               kind: 'anomaly',
@@ -262,14 +302,16 @@ export function anomalies<V>(options: AnomaliesOptions<V>): Operator<V, Alert> {
               stddev,
               severity,
               eventTime: record.eventTime,
-              message: Number.isFinite(z)
-                ? `${metric} ${format(x)} is ${format(Math.abs(z))} standard deviations ${z > 0 ? 'above' : 'below'} the rolling mean ${format(mean)}`
-                : `${metric} ${format(x)} differs from the constant rolling mean ${format(mean)} (standard deviation 0)`,
+              message:
+                (Number.isFinite(z)
+                  ? `${metric} ${format(x)} is ${format(Math.abs(z))} standard deviations ${z > 0 ? 'above' : 'below'} the rolling mean ${format(mean)}`
+                  : `${metric} ${format(x)} differs from the constant rolling mean ${format(mean)} (standard deviation 0)`) + shift,
             };
             (out ??= []).push({ key, value: alert, eventTime: record.eventTime, position: record.position, headers: {} });
           }
         }
-        if (!flagged || outliers === 'include') learn(baseline, x, window);
+        if (!flagged) delete baseline.f;
+        if (!relearned && (!flagged || outliers === 'include')) learn(baseline, x, window);
       }
       if (out) emit.data(out);
       if (letters) emit.deadLetters(letters);
@@ -300,6 +342,14 @@ function learn(baseline: Baseline, x: number, window: number): void {
   baseline.m = previousMean + (x - oldest) / n;
   baseline.s += (x - oldest) * (x - baseline.m + oldest - previousMean);
   if (baseline.s < 0) baseline.s = 0;
+}
+
+/** Replaces the baseline by `values` (the run of flagged values: the key's new level), oldest first. */
+function relearn(baseline: Baseline, values: number[]): void {
+  baseline.v = values;
+  baseline.h = 0;
+  delete baseline.f;
+  recompute(baseline);
 }
 
 /** Mean and sum of squared deviations of the stored values, two-pass (exact up to one rounding per value). */
