@@ -96,10 +96,24 @@ describe('buildChartSpec: data and field names', () => {
     expect((spec as unknown as { data: { values: unknown } }).data.values).toEqual(drawn);
   });
 
-  it('escapes dots and brackets so a column name is one flat field, and titles the axis with the name as given', () => {
-    const cols = [{ name: 'a.b[0]', type: 'VARCHAR' }, { name: 'v', type: 'INTEGER' }];
-    const { spec } = build({ type: 'bar', fields: { x: 'a.b[0]', y: 'v' } }, cols, [{ 'a.b[0]': 'k', v: 1 }]);
-    expect((spec as unknown as Tree)['encoding']!['x']).toMatchObject({ field: 'a\\.b\\[0\\]', title: 'a.b[0]' });
+  it('renames a column whose name is not plain to a plain, unique field, and titles the axis with the name as given', () => {
+    const names = ['a.b[0]', 'f_a_b_0_', `q"u'o\\te`, '__proto__', 'v'];
+    const cols = names.map((name) => ({ name, type: name === 'v' ? 'INTEGER' : 'VARCHAR' }));
+    const row = Object.fromEntries(names.map((name, i) => [name, name === 'v' ? 1 : `k${i}`]));
+    const { spec, rows: drawn } = build({ type: 'scatter', fields: { x: 'a.b[0]', y: 'f_a_b_0_', color: `q"u'o\\te`, size: 'v' } }, cols, [row]);
+    const encoding = (spec as unknown as Tree)['encoding']!;
+    // 'f_a_b_0_' is plain and keeps its name, so the renamed 'a.b[0]' must not take it.
+    expect(encoding['x']).toMatchObject({ field: 'f_a_b_0__2', title: 'a.b[0]' });
+    expect(encoding['y']).toMatchObject({ field: 'f_a_b_0_', title: 'f_a_b_0_' });
+    // Vega-Lite splices titles into expressions escaping only quotes: the backslash is drawn as its look-alike.
+    expect(encoding['color']).toMatchObject({ field: 'f_q_u_o_te', title: `q"u'o\u2216te` });
+    expect(encoding['size']).toMatchObject({ field: 'v', title: 'v' });
+    expect(drawn).toEqual([{ f_a_b_0__2: 'k0', f_a_b_0_: 'k1', f_q_u_o_te: 'k2', v: 1 }]);
+    expect((spec as unknown as { usermeta: unknown }).usermeta).toEqual({ fields: { f_a_b_0__2: 'a.b[0]', f_q_u_o_te: `q"u'o\\te` } });
+    // A __proto__ column is an own data key, not the row's prototype.
+    const proto = build({ type: 'bar', fields: { x: '__proto__', y: 'v' } }, cols, [JSON.parse('{"__proto__": "p", "v": 2}') as Record<string, unknown>]);
+    expect(proto.rows).toEqual([{ f___proto__: 'p', v: 2 }]);
+    expect(Object.getPrototypeOf(proto.rows[0])).toBe(Object.prototype);
   });
 
   it('does not let a candlestick direction column overwrite a real column called "direction"', () => {

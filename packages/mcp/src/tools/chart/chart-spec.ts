@@ -155,14 +155,55 @@ function toNumber(value: JsonValue | undefined): number | null {
   return null;
 }
 
-/** Vega-Lite reads `.` and `[ ]` in a field name as nested access; a column name is always one flat key. */
-const fieldRef = (name: string): string => name.replace(/[\\.[\]]/g, '\\$&');
+/** A field name Vega-Lite and Vega take literally in every place they use it (access paths, generated expressions). */
+const PLAIN_FIELD = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+
+/**
+ * A column name as an axis or legend title. Vega-Lite also splices titles into generated expressions (ARIA
+ * descriptions, box plot tooltips) escaping only `"`, so a backslash or a line break there breaks the expression: a
+ * backslash is drawn as the look-alike `∖` (U+2216) and control characters and line separators as spaces.
+ */
+const titleText = (name: string): string =>
+  Array.from(name, (char) => {
+    const code = char.codePointAt(0) ?? 0;
+    if (code < 0x20 || code === 0x7f || code === 0x2028 || code === 0x2029) return ' ';
+    return char === '\\' ? '\u2216' : char;
+  }).join('');
+
+/**
+ * The name each charted column has in the inlined data. Vega-Lite parses a field name as an access path (`.`, `[ ]`,
+ * quotes, backslashes) and splices it into generated expressions, and escaping has to survive both: a name with a quote
+ * or a backslash broke the compile or an expression (review L1). So a column whose name is not plain is renamed to a
+ * plain one (its characters outside `[A-Za-z0-9_]` replaced by `_`, made unique); axes and legends keep the original
+ * name as their title.
+ */
+function internalNames(used: readonly string[]): Map<string, string> {
+  const names = new Map<string, string>();
+  const taken = new Set<string>();
+  for (const name of used) {
+    if (PLAIN_FIELD.test(name)) {
+      names.set(name, name);
+      taken.add(name);
+    }
+  }
+  for (const name of used) {
+    if (names.has(name)) continue;
+    const base = `f_${name.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 40)}`;
+    let candidate = base;
+    for (let n = 2; taken.has(candidate); n += 1) candidate = `${base}_${n}`;
+    names.set(name, candidate);
+    taken.add(candidate);
+  }
+  return names;
+}
 
 /**
  * Builds the Vega-Lite spec of one chart: checks that every channel the type needs names an existing column (and that
  * numeric channels hold numbers), keeps only the columns the chart uses, converts numeric text to numbers, and sizes
  * the whole image (title, axes and legend included) to `width` × `height`. The spec never loads data or runs user
- * text as an expression: values are inlined, field names are escaped references.
+ * text as an expression: values are inlined, and a column whose name is not a plain identifier is renamed in the
+ * inlined data (e.g. `a.b[0]` → `f_a_b_0_`, listed in the spec's `usermeta.fields`), its original name kept as the
+ * axis or legend title.
  *
  * @example
  * ```ts
@@ -220,9 +261,11 @@ export function buildChartSpec(
 
   const numeric = new Set(named.filter(([, name]) => kinds.get(name) === 'quantitative').map(([, name]) => name));
   const used = [...new Set(named.map(([, name]) => name))];
+  const internal = internalNames(used);
+  const ref = (name: string): string => internal.get(name) as string;
   let prepared = rows.map((row) => {
     const out: Record<string, JsonValue> = {};
-    for (const name of used) out[name] = numeric.has(name) ? toNumber(row[name]) : (row[name] ?? null);
+    for (const name of used) out[ref(name)] = numeric.has(name) ? toNumber(row[name]) : (row[name] ?? null);
     return out;
   });
 
@@ -231,7 +274,7 @@ export function buildChartSpec(
   const field = (channel: ChartChannel, type: FieldKind | 'ordinal', extra: Record<string, unknown> = {}): Record<string, unknown> => {
     const name = fields[channel] as string;
     if (type === 'nominal' || type === 'ordinal') categorical.add(channel);
-    return { field: fieldRef(name), type, title: name, ...extra };
+    return { field: ref(name), type, title: titleText(name), ...extra };
   };
   const continuous = (channel: ChartChannel): FieldKind | 'ordinal' => (kindOf(channel) === 'nominal' ? 'ordinal' : kindOf(channel));
   const color = fields.color === undefined ? {} : { color: field('color', 'nominal') };
@@ -284,10 +327,11 @@ export function buildChartSpec(
       break;
     case 'candlestick': {
       // The up/down colour is computed here rather than by a Vega expression, so no column name is ever spliced into code.
+      const taken = new Set(internal.values());
       let direction = 'direction';
-      while (byName.has(direction)) direction = `_${direction}`;
-      const open = fields.open as string;
-      const close = fields.close as string;
+      while (taken.has(direction)) direction = `_${direction}`;
+      const open = ref(fields.open as string);
+      const close = ref(fields.close as string);
       prepared = prepared.map((row) => {
         const o = row[open];
         const c = row[close];
@@ -300,8 +344,8 @@ export function buildChartSpec(
           color: { field: direction, type: 'nominal', scale: { domain: ['up', 'down'], range: ['#2e7d32', '#c62828'] }, legend: null },
         },
         layer: [
-          { mark: { type: 'rule' }, encoding: { y: { field: fieldRef(fields.low as string), title: 'price', ...price }, y2: { field: fieldRef(fields.high as string) } } },
-          { mark: { type: 'bar' }, encoding: { y: { field: fieldRef(open), ...price }, y2: { field: fieldRef(close) } } },
+          { mark: { type: 'rule' }, encoding: { y: { field: ref(fields.low as string), title: 'price', ...price }, y2: { field: ref(fields.high as string) } } },
+          { mark: { type: 'bar' }, encoding: { y: { field: open, ...price }, y2: { field: close } } },
         ],
       };
       break;
@@ -311,7 +355,7 @@ export function buildChartSpec(
   for (const channel of categorical) {
     const name = fields[channel] as string;
     const max = channel === 'color' ? MAX_SERIES : MAX_CATEGORIES;
-    const distinct = new Set(prepared.map((row) => JSON.stringify(row[name] ?? null))).size;
+    const distinct = new Set(prepared.map((row) => JSON.stringify(row[ref(name)] ?? null))).size;
     if (distinct > max) {
       throw new ToolError(
         'TOO_MANY_CATEGORIES',
@@ -321,9 +365,10 @@ export function buildChartSpec(
     }
   }
 
+  const renamed = [...internal].filter(([name, field]) => name !== field).map(([name, field]) => [field, name] as const);
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    ...(request.title === undefined ? {} : { title: request.title }),
+    ...(request.title === undefined ? {} : { title: titleText(request.title) }),
     width: request.width,
     height: request.height,
     // The whole image, not just the plot area, is width × height: what the caller asked for is what the PNG measures.
@@ -332,6 +377,7 @@ export function buildChartSpec(
     config: { font: CHART_FONT },
     data: { values: prepared },
     ...body,
+    ...(renamed.length === 0 ? {} : { usermeta: { fields: Object.fromEntries(renamed) } }),
   } as unknown as TopLevelSpec;
   return { spec, rows: prepared };
 }

@@ -64,6 +64,31 @@ describe('renderChart', () => {
     expect(stats.inkedRows(0, 22)).toBeGreaterThan(30);
   });
 
+  // Quotes, a backslash before a quote, dots, brackets and backslashes: each broke Vega's access paths or generated
+  // expressions when spliced into a field reference (review L1).
+  const hostile = (name: string): string => `${name} a"b'c.d[0]\\e\\"x\n\u2028y`;
+  it.each(CHART_TYPES.map((type) => [type]))('renders a %s chart whose column names hold quotes, dots, brackets and backslashes', async (type) => {
+    const renamedColumns = columns.map((column) => ({ ...column, name: hostile(column.name) }));
+    const data = (type === 'candlestick' ? candles : rows).map((row) => Object.fromEntries(Object.entries(row).map(([key, value]) => [hostile(key), value])));
+    const request = requests[type];
+    const fields = Object.fromEntries(Object.entries(request.fields).map(([channel, name]) => [channel, hostile(name)]));
+    const { spec } = buildChartSpec({ ...request, fields, title: hostile('title'), width: 400, height: 260 }, renamedColumns, data, 'create_chart');
+    const rendered = await renderChart(spec);
+    const stats = pngStats(rendered.png);
+    expect([stats.width, stats.height]).toEqual([400, 260]);
+    expect(stats.colours).toBeGreaterThan(20);
+    expect(stats.inked).toBeGreaterThan(400 * 260 * 0.01);
+    // The same chart with the plain names draws the same marks: the renamed fields carry the data.
+    const plain = pngStats((await renderChart(buildChartSpec({ ...request, width: 400, height: 260 }, columns, type === 'candlestick' ? candles : rows, 'create_chart').spec)).png);
+    const mark: Record<ChartType, readonly [number, number, number] | undefined> = {
+      line: undefined, area: undefined, scatter: undefined, pie: undefined, heatmap: undefined, candlestick: undefined, box: undefined,
+      bar: [0x4c, 0x78, 0xa8],
+      histogram: [0x4c, 0x78, 0xa8],
+    };
+    const colour = mark[type];
+    if (colour !== undefined) expect(stats.columnCounts(colour).reduce((a, b) => a + b, 0)).toBeGreaterThan(plain.columnCounts(colour).reduce((a, b) => a + b, 0) * 0.8);
+  });
+
   it('draws the data: bar heights in the PNG are proportional to the values', async () => {
     const data = [{ k: 'a', v: 1 }, { k: 'b', v: 3 }];
     const { spec } = buildChartSpec({ type: 'bar', fields: { x: 'k', y: 'v' }, width: 300, height: 300 }, [{ name: 'k', type: 'VARCHAR' }, { name: 'v', type: 'INTEGER' }], data, 'create_chart');
