@@ -89,6 +89,14 @@ const kafkaSourceSchema = z
     readUncommitted: z.boolean('must be true or false').default(false),
     /** How long `open` waits for the group to assign partitions, in ms. Default `60_000`. */
     joinTimeoutMs: milliseconds('joinTimeoutMs').default(60_000),
+    /**
+     * Longest a commit outage may last, in ms. While commits cannot reach the group coordinator (kafkajs restarting
+     * the consumer after a crash, retriable errors) they are skipped; once no commit has succeeded for this long since
+     * the first skipped one, a commit that still cannot succeed rejects with `KAFKA_COMMIT_FAILED` (retriable), so the
+     * topology fails and its restart policy or an operator acts instead of the committed offset silently falling
+     * behind. Default `300_000` (5 minutes).
+     */
+    maxCommitOutageMs: milliseconds('maxCommitOutageMs').default(300_000),
   })
   .refine((options) => options.heartbeatIntervalMs < options.sessionTimeoutMs, {
     path: ['heartbeatIntervalMs'],
@@ -109,6 +117,8 @@ type SchemaInput = z.input<typeof kafkaSourceSchema>;
  *   `rebalanceTimeoutMs` (default `60_000`), `joinTimeoutMs` (default `60_000`).
  * - fetch: `maxWaitTimeMs` (default `1_000`), `maxBytesPerPartition` (default 1 MiB), `maxBytes` (default 10 MiB),
  *   `readUncommitted` (default `false`).
+ * - `maxCommitOutageMs` (default `300_000`): how long commits may keep being skipped (broker or coordinator
+ *   unreachable) before a commit rejects with `KAFKA_COMMIT_FAILED`; see {@link KafkaSource.commit}.
  *
  * @example
  * ```ts
@@ -152,9 +162,20 @@ export interface KafkaSourceStats {
   /**
    * Commits skipped because the consumer could not commit: kafkajs was restarting it after a crash (an unreachable
    * broker) or shutting it down, or the broker stayed unreachable through the commit's retries. The next commit
-   * supersedes a skipped one.
+   * supersedes a skipped one. Counted since `open`, across outages.
    */
   readonly commitsSkipped: number;
+  /** Commits skipped since the last successful one (0 when the last commit succeeded). */
+  readonly commitsSkippedInOutage: number;
+  /** When the last commit succeeded (ms since the epoch, on the runtime's clock); absent before the first. */
+  readonly lastCommitAt?: number;
+  /** Time since the last successful commit, or since `open` when none succeeded yet, in ms. */
+  readonly sinceLastCommitMs: number;
+  /**
+   * How long the current commit outage has lasted (since its first skipped commit), in ms; `0` when the last commit
+   * succeeded. A skipped commit at or beyond `maxCommitOutageMs` rejects with `KAFKA_COMMIT_FAILED` instead.
+   */
+  readonly commitOutageMs: number;
   /** Records sent to the dead letters because they could not be decoded. */
   readonly deadLetters: number;
   /** Records in the buffer now. */
@@ -239,6 +260,12 @@ export class KafkaSource<V> implements Source<V> {
   #commitEvents = 0;
   #firstAssignment: { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void } | undefined;
   #stats = newStats();
+  /** The runtime's clock once open (commit-outage times), the system clock before. */
+  #now: () => number = () => Date.now();
+  #openedAt = Date.now();
+  #lastCommitAt: number | undefined;
+  /** The commit outage under way: commits skipped since the last successful one. */
+  #outage: { since: number; skipped: number; nearLogged: boolean } | undefined;
 
   /** @internal use {@link kafkaSource} */
   constructor(options: Parsed) {
@@ -263,6 +290,8 @@ export class KafkaSource<V> implements Source<V> {
     }
     this.#reset();
     this.#context = context;
+    this.#now = () => context.clock.now();
+    this.#openedAt = this.#now();
     const options = this.#options;
     const logger = context.logger;
     const gate = new JoinGate({
@@ -367,9 +396,13 @@ export class KafkaSource<V> implements Source<V> {
    * resumes from the previous commit (duplicates, never loss). A commit that cannot reach the broker (its retries spent
    * on a retriable error, or the consumer stopped while kafkajs restarts it after a crash) is skipped the same way
    * (`stats().commitsSkipped`): kafkajs keeps restarting the consumer until the broker is back and the next commit
-   * supersedes the skipped one. Other failures reject with `KAFKA_COMMIT_FAILED`.
-   * After `close` it rejects with `KAFKA_SOURCE_CLOSED` (committing after leaving the group is what kafkajs#751
-   * warns about).
+   * supersedes the skipped one. Skipping is bounded: the first skip of an outage is logged as a warning, an error is
+   * logged when 80 % of `maxCommitOutageMs` has passed, and once the outage (measured from its first skipped commit)
+   * reaches `maxCommitOutageMs` a commit that still cannot succeed rejects with a retriable `KAFKA_COMMIT_FAILED`, so
+   * the topology fails and a restart resumes from the last committed offset. Other failures reject with
+   * `KAFKA_COMMIT_FAILED` at once; after kafkajs gave up on its consumer (a crash it does not restart from) every
+   * commit rejects with that failure. After `close` it rejects with `KAFKA_SOURCE_CLOSED` (committing after leaving
+   * the group is what kafkajs#751 warns about).
    */
   async commit(positions: Positions): Promise<void> {
     const consumer = this.#consumer;
@@ -378,6 +411,8 @@ export class KafkaSource<V> implements Source<V> {
         connector: 'kafka',
       });
     }
+    // A consumer kafkajs will not restart commits nothing: reporting success would let the runtime move on.
+    this.#throwIfFailed();
     const offsets: { topic: string; partition: number; offset: string }[] = [];
     const notHeld: string[] = [];
     for (const [id, offset] of Object.entries(positions)) {
@@ -421,22 +456,65 @@ export class KafkaSource<V> implements Source<V> {
       });
       if (!this.#closing && (failure.retriable || this.#consumerStopped)) {
         // The broker went away (restart, outage): kafkajs restarts its consumer until the broker is back, and the next
-        // checkpoint commits. Failing here would stop a pipeline that recovers by itself.
-        this.#skipCommit(`committing failed with a retriable error (${rootMessage(error)})`);
+        // checkpoint commits. Failing here would stop a pipeline that recovers by itself — within maxCommitOutageMs.
+        this.#skipCommit(`committing failed with a retriable error (${rootMessage(error)})`, error);
         return;
       }
       throw failure;
     }
-    if (this.#commitEvents === before) this.#skipCommit('kafkajs skipped it: its consumer is not running (crash restart or shutdown)');
+    if (this.#commitEvents === before) {
+      this.#skipCommit('kafkajs skipped it: its consumer is not running (crash restart or shutdown)');
+      return;
+    }
+    this.#commitSucceeded();
   }
 
-  /** A commit that did not happen but needs none: the sinks hold the records, the next commit supersedes it. */
-  #skipCommit(why: string): void {
+  /**
+   * A commit that did not happen but needs none yet: the sinks hold the records, the next commit supersedes it. Past
+   * `maxCommitOutageMs` it throws instead: the committed offset must not fall behind without bound while the
+   * topology looks healthy (a restart would reprocess everything since the last real commit).
+   */
+  #skipCommit(why: string, cause?: unknown): void {
+    // kafkajs may have given up on the consumer while this commit was in flight.
+    this.#throwIfFailed();
+    const now = this.#now();
+    const outage = (this.#outage ??= { since: now, skipped: 0, nearLogged: false });
+    const lastedMs = Math.max(0, now - outage.since);
+    const maxMs = this.#options.maxCommitOutageMs;
+    const logger = this.#context?.logger;
+    const fields = { source: this.name, group: this.group, outageMs: lastedMs, skipped: outage.skipped, maxCommitOutageMs: maxMs, lastCommitAt: this.#lastCommitAt };
+    if (lastedMs >= maxMs) {
+      logger?.error(fields, `kafka commits failed for ${lastedMs} ms (maxCommitOutageMs ${maxMs}): the source fails; last cause: ${why}`);
+      throw new ConnectorError(
+        'KAFKA_COMMIT_FAILED',
+        `kafkaSource "${this.name}": no offset commit of group "${this.group}" succeeded for ${lastedMs} ms (${outage.skipped} skipped; maxCommitOutageMs is ${maxMs}); the latest: ${why}. ` +
+          'The source fails rather than let the committed offset fall further behind: a restart resumes from the last committed offset (records since then are processed again, none lost). ' +
+          "Check the group coordinator's broker and the network to it, or raise maxCommitOutageMs.",
+        { connector: 'kafka', retriable: true, ...(cause === undefined ? {} : { cause }) },
+      );
+    }
+    outage.skipped++;
     this.#stats.commitsSkipped++;
-    this.#context?.logger.warn(
-      { source: this.name, group: this.group },
-      `kafka commit skipped: ${why}; the next commit supersedes it (until then a restart resumes from the previous commit: records may be processed again, none lost)`,
-    );
+    if (outage.skipped === 1) {
+      logger?.warn(
+        fields,
+        `kafka commit skipped: ${why}; the next commit supersedes it (until then a restart resumes from the previous commit: records may be processed again, none lost). The source fails if no commit succeeds within maxCommitOutageMs (${maxMs} ms)`,
+      );
+    } else if (!outage.nearLogged && lastedMs >= maxMs * 0.8) {
+      outage.nearLogged = true;
+      logger?.error(fields, `kafka commits still failing after ${lastedMs} ms: the source fails in ${maxMs - lastedMs} ms unless a commit succeeds (maxCommitOutageMs ${maxMs}); latest cause: ${why}`);
+    } else {
+      logger?.debug(fields, `kafka commit skipped again: ${why}`);
+    }
+  }
+
+  #commitSucceeded(): void {
+    const now = this.#now();
+    this.#lastCommitAt = now;
+    const outage = this.#outage;
+    if (outage === undefined) return;
+    this.#outage = undefined;
+    this.#context?.logger.info({ source: this.name, group: this.group, outageMs: Math.max(0, now - outage.since), skipped: outage.skipped }, 'kafka commits succeed again');
   }
 
   /** Partitions held now, as `"<topic>:<partition>"`. */
@@ -463,9 +541,18 @@ export class KafkaSource<V> implements Source<V> {
     return this.#consumerPaused;
   }
 
-  /** Counters since `open`. */
+  /** Counters since `open`, and the commit-outage state. */
   stats(): KafkaSourceStats {
-    return { ...this.#stats, buffered: this.#buffered };
+    const now = this.#now();
+    const lastCommitAt = this.#lastCommitAt;
+    return {
+      ...this.#stats,
+      buffered: this.#buffered,
+      commitsSkippedInOutage: this.#outage?.skipped ?? 0,
+      ...(lastCommitAt === undefined ? {} : { lastCommitAt }),
+      sinceLastCommitMs: Math.max(0, now - (lastCommitAt ?? this.#openedAt)),
+      commitOutageMs: this.#outage === undefined ? 0 : Math.max(0, now - this.#outage.since),
+    };
   }
 
   /**
@@ -505,6 +592,8 @@ export class KafkaSource<V> implements Source<V> {
     this.#heartbeat = undefined;
     this.#serial = Promise.resolve();
     this.#stats = newStats();
+    this.#lastCommitAt = undefined;
+    this.#outage = undefined;
   }
 
   #retry(): { retries: number; initialRetryTime: number; maxRetryTime: number } {

@@ -25,7 +25,9 @@ function recordingLogger(lines: string[]): Logger {
     (level: string) =>
     (fields: unknown, message?: string): void =>
       void lines.push(`${level} ${message ?? ''} ${JSON.stringify(fields, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`.slice(0, 400));
-  return { debug: () => undefined, info: () => undefined, warn: keep('warn'), error: keep('error') };
+  const info = keep('info');
+  // Of the info lines only the end of a commit outage, to pair it with the warning that began it.
+  return { debug: () => undefined, info: (fields, message) => (message === 'kafka commits succeed again' ? info(fields, message) : undefined), warn: keep('warn'), error: keep('error') };
 }
 
 /** Fails at once (with the logs) when a runtime ended while the test still expects it to run. */
@@ -151,6 +153,11 @@ describe('Kafka broker restart mid-stream', () => {
       await waitFor(() => (check(), sink.committed.length >= count), 40_000, context, 20);
       expect(consuming.status().state).toBe('running');
       await within(consuming.stop(), 20_000, 'consumer stop');
+      // The outage ended within maxCommitOutageMs (default 5 min): the last commit went through, none is pending.
+      const stats = source.stats();
+      expect(stats).toMatchObject({ commitOutageMs: 0, commitsSkippedInOutage: 0 });
+      expect(stats.lastCommitAt).toBeGreaterThanOrEqual(answeredAt);
+      const skipWarnings = logs.filter((line) => line.startsWith('warn kafka commit skipped')).length;
 
       // The topic, read independently (end offsets): every produced record exactly once, none lost, none doubled.
       const ends = await admin.fetchTopicOffsets(topic);
@@ -160,11 +167,16 @@ describe('Kafka broker restart mid-stream', () => {
       console.info(
         `[kafka-broker-restart] ${count} records; at SIGKILL ${atKill} committed by the consumer pipeline, ${producedAtKill} appended for the producer; ` +
           `broker down ${downMs} ms (kill to answering metadata); consumer progress resumed ${resumedMs} ms after the restart; ` +
-          `consumer crashes restarted by kafkajs ${crashes}, commits skipped ${source.stats().commitsSkipped}; topic holds ${inTopic}; sink ${ids.length} (${ids.length - new Set(ids).size} duplicates)`,
+          `consumer crashes restarted by kafkajs ${crashes}, commits skipped ${stats.commitsSkipped} (warned ${skipWarnings}×, once per outage); topic holds ${inTopic}; sink ${ids.length} (${ids.length - new Set(ids).size} duplicates)`,
       );
       expect(atKill).toBeLessThan(count);
       // The outage really hit the source: kafkajs gave up on the broker and restarted the consumer.
       expect(crashes).toBeGreaterThan(0);
+      // Skipped commits are warned about once per outage (not per checkpoint), and every outage ended with a commit.
+      const outagesEnded = logs.filter((line) => line.startsWith('info kafka commits succeed again')).length;
+      expect(skipWarnings).toBe(outagesEnded);
+      expect(skipWarnings).toBeLessThanOrEqual(stats.commitsSkipped);
+      expect(logs.filter((line) => line.startsWith('error ') && line.includes('kafka commit'))).toEqual([]);
       expect(inTopic).toBe(count);
       expect(ids).toHaveLength(count);
       expect(positions.size).toBe(count);
