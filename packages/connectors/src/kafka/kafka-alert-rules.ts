@@ -116,7 +116,10 @@ export class KafkaAlertRules {
   readonly #settings: Settings;
   readonly #logger: Logger;
   readonly #rules = new Map<string, AlertRule>();
-  /** Next offset to read, per partition, as far as this instance has applied the topic. */
+  /**
+   * Next offset to read, per partition, as far as this instance has applied the topic. It only moves forward: records
+   * below it are never applied again (see `#apply`).
+   */
   readonly #positions = new Map<number, number>();
   #waiters: Waiter[] = [];
   #snapshot: readonly AlertRule[] = Object.freeze([]);
@@ -268,7 +271,11 @@ export class KafkaAlertRules {
         this.#advance(partition, Number(lastOffset) + 1);
       });
       consumer.on(consumer.events.CRASH, (event) => {
-        if (event.payload.restart) return;
+        if (event.payload.restart) {
+          // The restarted consumer reads the topic from its start again; #apply skips what it applied already.
+          this.#logger.warn({ topic, error: rootMessage(event.payload.error) }, 'kafkaAlertRules: the rules consumer crashed; kafkajs restarts it');
+          return;
+        }
         const failure = toConnectorError(event.payload.error, {
           code: 'ALERT_RULES_CONSUMER_FAILED',
           message: `kafkaAlertRules(${topic}): the consumer following the rules topic stopped: ${rootMessage(event.payload.error)}. Close this instance and create a new one.`,
@@ -322,11 +329,19 @@ export class KafkaAlertRules {
     }
   }
 
+  /**
+   * Applies a fetched batch. Records below the partition's position were applied already: kafkajs re-reads the topic
+   * from its start whenever the consumer rejoins the group (after a crash kafkajs restarts it from, for one),
+   * because this group never commits. Applying them again would bring deleted or replaced rules back until the
+   * consumer caught up again, so they are skipped.
+   */
   #apply(batch: Batch): void {
     const { topic } = this.#settings;
+    const applied = this.#positions.get(batch.partition) ?? 0;
     let changed = false;
     for (const message of batch.messages) {
       const offset = offsetToNumber(message.offset, { topic, partition: batch.partition });
+      if (offset < applied) continue;
       const key = message.key === null || message.key === undefined ? null : message.key.toString('utf8');
       if (key === null) {
         this.#logger.warn({ topic, partition: batch.partition, offset }, 'kafkaAlertRules: record without a key ignored (the key is the rule id)');
