@@ -368,8 +368,9 @@ export class KafkaAdmin {
 
   /**
    * Reads the records whose timestamps lie in `[from, to)`, across partitions, in timestamp order: per partition from
-   * `offsetsForTimes(from)` to `offsetsForTimes(to)` (or its end), stopping at `limit` records per partition, at the
-   * timeout, or when every partition is done. It joins a fresh consumer group `tributary-range-<uuid>` (kafkajs cannot
+   * `offsetsForTimes(from)` to `offsetsForTimes(to)` (or its end). It returns the `limit` oldest records across
+   * partitions (undecodable ones count), stops fetching a partition once `limit` older records are held, and stops at
+   * the timeout or when every partition is done. It joins a fresh consumer group `tributary-range-<uuid>` (kafkajs cannot
    * read without one), never commits, and deletes the group afterwards. On a broker with the default
    * `group.initial.rebalance.delay.ms` (3 s) the join alone takes that long.
    *

@@ -19,7 +19,10 @@ const offsetRangeSchema = z
     /** End offset (exclusive). Default: the partition's end offset at call time. */
     to: offset('to').optional(),
   })
-  .refine((range) => range.to === undefined || range.from < range.to, { path: ['to'], message: 'must be after `from` (the range [from, to) is empty or inverted)' });
+  .refine((range) => range.to === undefined || range.from < range.to, {
+    path: ['to'],
+    message: 'must be after `from` (the range [from, to) is empty or inverted)',
+  });
 
 const readTopicOffsetsSchema = z
   .strictObject({
@@ -54,7 +57,8 @@ type SchemaInput = z.input<typeof readTopicOffsetsSchema>;
 /**
  * Options of `KafkaAdmin.readTopicOffsets`: `topic` (required); `partitions` — per partition number, the offsets
  * `[from, to)` to read, `to` defaulting to the partition's end offset at call time — or, instead, `from` for every
- * partition (default: each partition's log start); `limit` (default `1_000`, across partitions), `deserializer`
+ * partition (default: each partition's log start); `limit` (default `1_000`, across partitions, undecodable records
+ * included), `deserializer`
  * (default `'json'`), `timeoutMs` (default `30_000`), `signal`.
  *
  * @example
@@ -86,11 +90,18 @@ export interface PartitionOffsetsRead {
    * Requested offsets that are no longer in the log (below its start: deleted by retention or compaction), or not
    * written yet (at or beyond its end); `null` when none.
    */
-  readonly missing: { readonly from: number; readonly to: number; readonly reason: 'before-log-start' } | null;
+  readonly missing: {
+    readonly from: number;
+    readonly to: number;
+    readonly reason: 'before-log-start';
+  } | null;
   readonly beyondEnd: { readonly from: number; readonly to: number } | null;
-  /** Records returned from this partition (decoded ones). */
+  /** Records returned from this partition (decoded ones; its undecodable ones are in `undecodable`). */
   readonly records: number;
-  /** Offset after the last record read (`requested.from` clamped to the log when nothing was read). */
+  /**
+   * Where to resume: the offset after the last record (or undecodable record) returned when `limit` cut the read, else
+   * how far the read got (`requested.from` clamped to the log when nothing was read). Transaction markers count as read.
+   */
   readonly nextOffset: number;
   /** Whether every existing offset of the requested range was read. */
   readonly complete: boolean;
@@ -107,8 +118,15 @@ export interface PartitionOffsetsRead {
 export interface TopicOffsets<V> {
   /** Decoded records, by partition then offset. */
   readonly records: readonly StreamRecord<V>[];
-  /** Records in the range that could not be decoded (not counted in `limit`). */
-  readonly undecodable: readonly { readonly partition: string; readonly offset: number; readonly error: string }[];
+  /**
+   * Records in the range that could not be decoded, by partition then offset. They count toward `limit` like decoded
+   * records (so a topic of undecodable values cannot make a small read load a whole partition).
+   */
+  readonly undecodable: readonly {
+    readonly partition: string;
+    readonly offset: number;
+    readonly error: string;
+  }[];
   /** Per partition read: the range, the log bounds, offsets missing from the log, how far the read got. */
   readonly partitions: readonly PartitionOffsetsRead[];
   /** `false` when `limit`, the timeout or the signal cut the read short. */
@@ -124,24 +142,55 @@ export interface PartitionSpan {
 
 /** @internal What {@link readPartitionSpans} gives back. */
 export interface SpansRead<V> {
+  /** The first `limit` entries in the requested order: decoded records, and (below) the undecodable ones. */
   readonly records: StreamRecord<V>[];
   readonly undecodable: { partition: string; offset: number; error: string }[];
-  /** Per partition: records kept, the offset after the last message seen, and whether the span was read to its end. */
-  readonly progress: ReadonlyMap<number, { readonly collected: number; readonly next: number; readonly reachedEnd: boolean; readonly limitHit: boolean }>;
+  /**
+   * Per partition: records kept, where a follow-up read resumes (after the last entry kept, or the span's end), whether
+   * the span was read to its end, and whether `limit` cut it.
+   */
+  readonly progress: ReadonlyMap<
+    number,
+    {
+      readonly collected: number;
+      readonly next: number;
+      readonly reachedEnd: boolean;
+      readonly limitHit: boolean;
+    }
+  >;
+  /** Most messages held at once while reading (the memory bound: at most `limit` plus a slack of `max(16, limit / 2)`). */
+  readonly peakHeld: number;
 }
 
 interface SpanState extends PartitionSpan {
-  collected: number;
   next: number;
+  /** Timestamp of the last message seen (the time order assumes timestamps grow with offsets). */
+  lastTimestamp: number;
   done: boolean;
   reachedEnd: boolean;
-  limitHit: boolean;
+  /** Entries of this partition were dropped, or it was stopped, because `limit` entries ordered before them were kept. */
+  cut: boolean;
 }
+
+/** One message read: a decoded record, or the reason it could not be decoded. */
+interface Entry<V> {
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly record: StreamRecord<V> | undefined;
+  readonly error: string;
+}
+
+/** Longest decoder error message kept per undecodable record (custom decoders may throw anything). */
+const MAX_ERROR_LENGTH = 300;
 
 /**
  * Reads offsets `[start, end)` of the given partitions with an ephemeral consumer: kafkajs cannot read without a
  * consumer group, so this joins a fresh group `<groupPrefix>-<uuid>`, never commits, and deletes the group when
- * done. Stops per partition at its end or after `limit` accepted records, and overall at the timeout or the signal.
+ * done. Returns the first `limit` messages across partitions in `order` — decoded or undecodable, both count — and
+ * holds at most about 1.5 × `limit` of them while reading: partitions whose next message would fall after the
+ * `limit`-th are stopped, so a small `limit` reads little however long the partitions are. Stops overall at the timeout
+ * or the signal.
  *
  * @internal shared by `readTopicRange` and `readTopicOffsets`
  */
@@ -154,6 +203,8 @@ export async function readPartitionSpans<V>(
     readonly topic: string;
     readonly spans: readonly PartitionSpan[];
     readonly limit: number;
+    /** `'offset'`: by partition, then offset; `'time'`: by timestamp, then partition, then offset. */
+    readonly order: 'offset' | 'time';
     readonly timeoutMs: number;
     readonly signal: AbortSignal | undefined;
     readonly decode: (value: Buffer | null, meta: KafkaMessageMeta) => V | Promise<V>;
@@ -167,25 +218,27 @@ export async function readPartitionSpans<V>(
   const accept = options.accept ?? (() => true);
   const plans = new Map<number, SpanState>();
   for (const span of options.spans) {
-    if (span.start < span.end) plans.set(span.partition, { ...span, collected: 0, next: span.start, done: false, reachedEnd: false, limitHit: false });
+    if (span.start < span.end)
+      plans.set(span.partition, {
+        ...span,
+        next: span.start,
+        lastTimestamp: -Infinity,
+        done: false,
+        reachedEnd: false,
+        cut: false,
+      });
   }
-  const records: StreamRecord<V>[] = [];
-  const undecodable: { partition: string; offset: number; error: string }[] = [];
-  const progress = (): SpansRead<V>['progress'] =>
-    new Map([...plans.values()].map((plan) => [plan.partition, { collected: plan.collected, next: plan.next, reachedEnd: plan.reachedEnd, limitHit: plan.limitHit }]));
-  if (plans.size === 0) return { records, undecodable, progress: progress() };
+  const compare =
+    options.order === 'offset'
+      ? (a: { partition: number; offset: number }, b: { partition: number; offset: number }) => a.partition - b.partition || a.offset - b.offset
+      : (a: { partition: number; offset: number; timestamp: number }, b: { partition: number; offset: number; timestamp: number }) =>
+          a.timestamp - b.timestamp || a.partition - b.partition || a.offset - b.offset;
+  let entries: Entry<V>[] = [];
+  /** The `limit`-th entry once more than `limit` were read: anything ordered after it is never returned. */
+  let threshold: Entry<V> | undefined;
+  let peakHeld = 0;
+  const slack = Math.max(16, Math.ceil(limit / 2));
 
-  const groupId = `${options.groupPrefix}-${randomUUID()}`;
-  let finish!: () => void;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  const consumer: Consumer = kafka.consumer({
-    groupId,
-    maxWaitTimeInMs: 200,
-    sessionTimeout: 10_000,
-    heartbeatInterval: 1_000,
-    allowAutoTopicCreation: false,
-    retry: { retries: connection.retry.retries, initialRetryTime: connection.retry.initialRetryTimeMs, maxRetryTime: connection.retry.maxRetryTimeMs },
-  });
   const markDone = (plan: SpanState): void => {
     if (plan.done) return;
     plan.done = true;
@@ -196,6 +249,99 @@ export async function readPartitionSpans<V>(
     }
     if ([...plans.values()].every((p) => p.done)) finish();
   };
+  /** Whether every message `plan` can still deliver is ordered after the threshold. */
+  const beyondThreshold = (plan: SpanState): boolean =>
+    threshold !== undefined &&
+    compare(
+      {
+        partition: plan.partition,
+        offset: plan.next,
+        timestamp: plan.lastTimestamp,
+      },
+      threshold,
+    ) > 0;
+  // Sorting in bulk once the buffer is `slack` over the limit keeps the cost per message logarithmic.
+  const compact = (): void => {
+    entries.sort(compare);
+    for (const dropped of entries.slice(limit)) {
+      const plan = plans.get(dropped.partition);
+      if (plan !== undefined) plan.cut = true;
+    }
+    entries = entries.slice(0, limit);
+    threshold = entries.at(-1);
+    for (const plan of plans.values()) {
+      if (!plan.done && beyondThreshold(plan)) {
+        plan.cut = true;
+        markDone(plan);
+      }
+    }
+  };
+
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const groupId = `${options.groupPrefix}-${randomUUID()}`;
+  const consumer: Consumer = kafka.consumer({
+    groupId,
+    maxWaitTimeInMs: 200,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1_000,
+    allowAutoTopicCreation: false,
+    retry: {
+      retries: connection.retry.retries,
+      initialRetryTime: connection.retry.initialRetryTimeMs,
+      maxRetryTime: connection.retry.maxRetryTimeMs,
+    },
+  });
+  /**
+   * Transaction markers and aborted records hold offsets that kafkajs never hands out: how far the log went comes from
+   * the batch's last offset (filtered records included), not from the last message delivered.
+   */
+  const advance = (plan: SpanState, lastOffset: number): void => {
+    if (plan.done) return;
+    plan.next = Math.max(plan.next, Math.min(lastOffset + 1, plan.end));
+    if (plan.next >= plan.end) {
+      plan.reachedEnd = true;
+      markDone(plan);
+    }
+  };
+  const results = (): SpansRead<V> => {
+    compact();
+    const records: StreamRecord<V>[] = [];
+    const undecodable: { partition: string; offset: number; error: string }[] = [];
+    const kept = new Map<number, { collected: number; last: number }>();
+    for (const entry of entries) {
+      if (entry.record === undefined)
+        undecodable.push({
+          partition: partitionId(topic, entry.partition),
+          offset: entry.offset,
+          error: entry.error,
+        });
+      else records.push(entry.record);
+      const seen = kept.get(entry.partition) ?? { collected: 0, last: -1 };
+      if (entry.record !== undefined) seen.collected++;
+      seen.last = Math.max(seen.last, entry.offset);
+      kept.set(entry.partition, seen);
+    }
+    const progress = new Map(
+      [...plans.values()].map((plan) => {
+        const here = kept.get(plan.partition);
+        // A cut partition resumes after its last entry returned; the entries dropped after it are read again.
+        const next = plan.cut ? (here === undefined ? plan.start : here.last + 1) : plan.next;
+        return [
+          plan.partition,
+          {
+            collected: here?.collected ?? 0,
+            next,
+            reachedEnd: plan.reachedEnd && !plan.cut,
+            limitHit: plan.cut,
+          },
+        ] as const;
+      }),
+    );
+    return { records, undecodable, progress, peakHeld };
+  };
+  if (plans.size === 0) return results();
+
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
     // Synchronous, so the seeks and pauses are in place before kafkajs fetches for the first time.
     const assigned = event.payload.memberAssignment[topic] ?? [];
@@ -205,6 +351,15 @@ export async function readPartitionSpans<V>(
       const plan = plans.get(partition);
       if (plan !== undefined && !plan.done) consumer.seek({ topic, partition, offset: String(plan.next) });
     }
+  });
+  // kafkajs does not call eachBatch for a fetch whose records were all filtered (only transaction markers or aborted
+  // records); it still reports how far that fetch went.
+  consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
+    const { topic: batchTopic, partition, batchSize, firstOffset, lastOffset } = event.payload;
+    const plan = plans.get(partition);
+    // No first offset: everything fetched lay before the fetch offset, so the fetch did not move.
+    if (batchTopic !== topic || batchSize > 0 || firstOffset === null || plan === undefined) return;
+    advance(plan, offsetToNumber(lastOffset, { topic, partition }));
   });
   const timer = setTimeout(finish, options.timeoutMs);
   options.signal?.addEventListener('abort', finish, { once: true });
@@ -217,34 +372,80 @@ export async function readPartitionSpans<V>(
         const plan = plans.get(batch.partition);
         if (plan === undefined || plan.done) return;
         for (const message of batch.messages) {
-          const offset = offsetToNumber(message.offset, { topic, partition: batch.partition });
+          const offset = offsetToNumber(message.offset, {
+            topic,
+            partition: batch.partition,
+          });
           if (offset < plan.next) continue;
           if (offset >= plan.end) break;
-          plan.next = offset + 1;
           const timestamp = Number(message.timestamp);
+          plan.lastTimestamp = Math.max(plan.lastTimestamp, timestamp);
+          if (threshold !== undefined && compare({ partition: batch.partition, offset, timestamp }, threshold) > 0) {
+            // This message and every later one of the partition would be dropped: stop before decoding it.
+            plan.cut = true;
+            markDone(plan);
+            return;
+          }
+          plan.next = offset + 1;
           if (!accept(timestamp)) continue;
           const key = message.key === null || message.key === undefined ? null : message.key.toString('utf8');
           const headers = decodeHeaders(message.headers);
-          const meta: KafkaMessageMeta = { topic, partition: batch.partition, offset, key, headers, timestamp };
+          const meta: KafkaMessageMeta = {
+            topic,
+            partition: batch.partition,
+            offset,
+            key,
+            headers,
+            timestamp,
+          };
+          let entry: Entry<V>;
           try {
             const value = await decode(message.value ?? null, meta);
-            records.push({ key, value, eventTime: timestamp, position: { partition: partitionId(topic, batch.partition), offset }, headers });
-            plan.collected++;
+            entry = {
+              partition: batch.partition,
+              offset,
+              timestamp,
+              record: {
+                key,
+                value,
+                eventTime: timestamp,
+                position: {
+                  partition: partitionId(topic, batch.partition),
+                  offset,
+                },
+                headers,
+              },
+              error: '',
+            };
           } catch (error) {
-            undecodable.push({ partition: partitionId(topic, batch.partition), offset, error: error instanceof Error ? error.message : String(error) });
+            const text = error instanceof Error ? error.message : String(error);
+            entry = {
+              partition: batch.partition,
+              offset,
+              timestamp,
+              record: undefined,
+              error: text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}…` : text,
+            };
           }
-          if (plan.collected >= limit) {
-            plan.limitHit = plan.next < plan.end;
-            break;
+          if (threshold !== undefined && compare(entry, threshold) > 0) {
+            plan.cut = true;
+            markDone(plan);
+            return;
+          }
+          entries.push(entry);
+          peakHeld = Math.max(peakHeld, entries.length);
+          if (entries.length >= limit + slack) {
+            compact();
+            if (plan.done) return;
           }
         }
-        // Offsets removed by compaction leave gaps: the batch's last offset, not the count, says how far the log went.
-        const last = batch.messages.at(-1);
-        if (last !== undefined && offsetToNumber(last.offset, { topic, partition: batch.partition }) + 1 >= plan.end) {
-          plan.reachedEnd = !plan.limitHit;
-          if (plan.reachedEnd) plan.next = plan.end;
-        }
-        if (plan.reachedEnd || plan.collected >= limit) markDone(plan);
+        advance(
+          plan,
+          offsetToNumber(batch.lastOffset(), {
+            topic,
+            partition: batch.partition,
+          }),
+        );
       },
     });
     if (options.signal?.aborted === true) finish();
@@ -256,14 +457,15 @@ export async function readPartitionSpans<V>(
     // The group never committed, so it holds nothing worth keeping: remove it rather than wait for expiry.
     await admin.deleteGroups([groupId]).catch((error: unknown) => logger.debug({ groupId, error: rootMessage(error) }, `${options.subject}: ephemeral group not deleted`));
   }
-  return { records, undecodable, progress: progress() };
+  return results();
 }
 
 /**
  * Reads records of `topic` by offsets: per partition `[from, to)`, `to` defaulting to the end offset at call time.
  * Offsets below the log start (deleted by retention) are reported in `partitions[].missing`, not silently skipped; a
  * `to` beyond the end is read up to the end and reported in `beyondEnd`. Records come back by partition, then
- * offset; `limit` applies across partitions.
+ * offset; `limit` applies across partitions (undecodable records count toward it), and a partition is no longer
+ * fetched once `limit` records ordered before its next one are held.
  *
  * @throws InvalidOptionsError naming the field (negative offsets, inverted ranges)
  * @throws ConnectorError `KAFKA_TOPIC_NOT_FOUND`, `KAFKA_PARTITION_NOT_FOUND` (naming the partitions the topic has)
@@ -280,15 +482,30 @@ export async function readTopicOffsets<V>(kafka: Kafka, admin: Admin, connection
   const bounds = new Map(
     (await admin.fetchTopicOffsets(topic)).map(({ partition, low, high }) => [
       partition,
-      { earliest: offsetToNumber(low, { topic, partition }), latest: offsetToNumber(high, { topic, partition }) },
+      {
+        earliest: offsetToNumber(low, { topic, partition }),
+        latest: offsetToNumber(high, { topic, partition }),
+      },
     ]),
   );
   const existing = [...bounds.keys()].sort((a, b) => a - b);
-  let requested: { partition: number; from: number | undefined; to: number | undefined }[];
+  let requested: {
+    partition: number;
+    from: number | undefined;
+    to: number | undefined;
+  }[];
   if (parsed.partitions === undefined) {
-    requested = existing.map((partition) => ({ partition, from: parsed.from, to: undefined }));
+    requested = existing.map((partition) => ({
+      partition,
+      from: parsed.from,
+      to: undefined,
+    }));
   } else {
-    requested = Object.entries(parsed.partitions).map(([key, range]) => ({ partition: Number(key), from: range.from, to: range.to }));
+    requested = Object.entries(parsed.partitions).map(([key, range]) => ({
+      partition: Number(key),
+      from: range.from,
+      to: range.to,
+    }));
     const unknown = requested.filter((entry) => !bounds.has(entry.partition)).map((entry) => entry.partition);
     if (unknown.length > 0) {
       throw new ConnectorError(
@@ -314,49 +531,51 @@ export async function readTopicOffsets<V>(kafka: Kafka, admin: Admin, connection
   });
   const read = await readPartitionSpans(kafka, admin, connection, logger, {
     topic,
-    spans: plans.map(({ partition, start, end }) => ({ partition, start, end })),
+    spans: plans.map(({ partition, start, end }) => ({
+      partition,
+      start,
+      end,
+    })),
     limit,
+    order: 'offset',
     timeoutMs: parsed.timeoutMs,
     signal: parsed.signal,
     decode,
     groupPrefix: 'tributary-offsets',
     subject: 'offset reader',
   });
-  const order = (record: StreamRecord<V>): [number, number] => [Number(record.position.partition.slice(record.position.partition.lastIndexOf(':') + 1)), record.position.offset];
-  const records = read.records.sort((a, b) => {
-    const [pa, oa] = order(a);
-    const [pb, ob] = order(b);
-    return pa - pb || oa - ob;
-  });
-  const kept = records.length > limit ? records.slice(0, limit) : records;
-  const keptPerPartition = new Map<number, { count: number; next: number }>();
-  for (const record of kept) {
-    const [partition, offset] = order(record);
-    const entry = keptPerPartition.get(partition) ?? { count: 0, next: 0 };
-    entry.count++;
-    entry.next = offset + 1;
-    keptPerPartition.set(partition, entry);
-  }
-  const cut = records.length > limit;
   const partitions: PartitionOffsetsRead[] = plans.map((plan) => {
     const progress = read.progress.get(plan.partition);
-    const keptHere = keptPerPartition.get(plan.partition);
-    // When the overall limit cut records of this partition, the read resumes after the last record returned.
-    const cutHere = cut && (progress?.collected ?? 0) > (keptHere?.count ?? 0);
-    const nextOffset = cutHere ? (keptHere?.next ?? plan.start) : (progress?.next ?? Math.max(plan.start, Math.min(plan.end, plan.requested.from)));
     const empty = plan.start >= plan.end;
-    const complete = empty || (progress !== undefined && progress.reachedEnd && !cutHere);
     return {
       partition: plan.partition,
       requested: plan.requested,
       earliestOffset: plan.earliest,
       latestOffset: plan.latest,
-      missing: plan.requested.from < plan.earliest ? { from: plan.requested.from, to: Math.min(plan.earliest, plan.requested.to), reason: 'before-log-start' as const } : null,
-      beyondEnd: plan.requested.to > plan.latest ? { from: Math.max(plan.latest, plan.requested.from), to: plan.requested.to } : null,
-      records: keptHere?.count ?? 0,
-      nextOffset,
-      complete,
+      missing:
+        plan.requested.from < plan.earliest
+          ? {
+              from: plan.requested.from,
+              to: Math.min(plan.earliest, plan.requested.to),
+              reason: 'before-log-start' as const,
+            }
+          : null,
+      beyondEnd:
+        plan.requested.to > plan.latest
+          ? {
+              from: Math.max(plan.latest, plan.requested.from),
+              to: plan.requested.to,
+            }
+          : null,
+      records: progress?.collected ?? 0,
+      nextOffset: progress?.next ?? Math.max(plan.start, Math.min(plan.end, plan.requested.from)),
+      complete: empty || (progress?.reachedEnd ?? false),
     };
   });
-  return { records: kept, undecodable: read.undecodable, partitions, complete: partitions.every((p) => p.complete) };
+  return {
+    records: read.records,
+    undecodable: read.undecodable,
+    partitions,
+    complete: partitions.every((p) => p.complete),
+  };
 }

@@ -18,7 +18,7 @@ const readTopicRangeSchema = z
     from: z.int('must be ms since the epoch').nonnegative('must be ms since the epoch'),
     /** End of the time range (exclusive), ms since the epoch. Required. */
     to: z.int('must be ms since the epoch').nonnegative('must be ms since the epoch'),
-    /** Most records returned. Default `1_000`, at most `100_000`. */
+    /** Most records returned, across partitions (undecodable ones included). Default `1_000`, at most `100_000`. */
     limit: z.int().positive('must be a positive integer').max(100_000, 'must be at most 100000').default(1_000),
     /** Partitions to read (numbers). Default: all. */
     partitions: z.array(z.int().nonnegative('must be partition numbers')).min(1, 'must name at least one partition').optional(),
@@ -29,7 +29,10 @@ const readTopicRangeSchema = z
     /** Aborts the read (the records read so far come back with `complete: false`). */
     signal: z.custom<AbortSignal>((value) => value instanceof AbortSignal, 'must be an AbortSignal').optional(),
   })
-  .refine((options) => options.from < options.to, { path: ['to'], message: 'must be after `from`' });
+  .refine((options) => options.from < options.to, {
+    path: ['to'],
+    message: 'must be after `from`',
+  });
 
 type SchemaInput = z.input<typeof readTopicRangeSchema>;
 
@@ -59,20 +62,26 @@ export interface ReadTopicRangeOptions<V = unknown> extends Omit<SchemaInput, 'd
 export interface TopicRange<V> {
   /** Decoded records with timestamps in `[from, to)`, in timestamp order (ties by partition, then offset). */
   readonly records: readonly StreamRecord<V>[];
-  /** Records in the range that could not be decoded (not counted in `limit`). */
-  readonly undecodable: readonly { readonly partition: string; readonly offset: number; readonly error: string }[];
+  /** Records in the range that could not be decoded, in timestamp order; they count toward `limit`. */
+  readonly undecodable: readonly {
+    readonly partition: string;
+    readonly offset: number;
+    readonly error: string;
+  }[];
   /** `false` when `limit`, the timeout or the signal cut the read short. */
   readonly complete: boolean;
 }
 
 /**
  * Reads the records of `topic` whose timestamps lie in `[from, to)`. Per partition it reads from
- * `offsetsForTimes(from)` up to `offsetsForTimes(to)` (or the end of the partition), keeps at most `limit` records per
- * partition, and merges them in timestamp order. kafkajs cannot read without a consumer group, so this joins a fresh
- * group `tributary-range-<uuid>`, never commits, and deletes the group when done: nothing is left behind.
+ * `offsetsForTimes(from)` up to `offsetsForTimes(to)` (or the end of the partition) and returns the `limit` oldest
+ * records across partitions (undecodable ones count toward `limit`) in timestamp order; a partition is no longer
+ * fetched once `limit` records older than its next one are held. kafkajs cannot read without a consumer group, so
+ * this joins a fresh group `tributary-range-<uuid>`, never commits, and deletes the group when done.
  *
  * Record timestamps are assumed to grow with offsets in each partition (true for LogAppendTime and for producers that
- * stamp at send time); a record stamped out of order after the `to` boundary is not seen.
+ * stamp at send time); a record stamped out of order after the `to` boundary, or behind a later-stamped record once
+ * `limit` is reached, is not seen.
  *
  * @internal exposed through `KafkaAdmin.readTopicRange`
  */
@@ -93,11 +102,16 @@ export async function readTopicRange<V>(kafka: Kafka, admin: Admin, connection: 
   const ends = await admin.fetchTopicOffsetsByTimestamp(topic, to);
   const offsetOf = (list: { partition: number; offset: string }[], partition: number): number =>
     offsetToNumber(list.find((entry) => entry.partition === partition)?.offset ?? '0', { topic, partition });
-  const spans = wanted.map((partition) => ({ partition, start: offsetOf(starts, partition), end: offsetOf(ends, partition) }));
+  const spans = wanted.map((partition) => ({
+    partition,
+    start: offsetOf(starts, partition),
+    end: offsetOf(ends, partition),
+  }));
   const read = await readPartitionSpans(kafka, admin, connection, logger, {
     topic,
     spans,
     limit,
+    order: 'time',
     timeoutMs: parsed.timeoutMs,
     signal: parsed.signal,
     decode,
@@ -105,11 +119,6 @@ export async function readTopicRange<V>(kafka: Kafka, admin: Admin, connection: 
     groupPrefix: 'tributary-range',
     subject: 'range reader',
   });
-  const { records, undecodable } = read;
-  const progress = [...read.progress.values()];
-  const limitHit = progress.some((p) => p.limitHit);
-  const unfinished = progress.some((p) => !p.reachedEnd && p.collected < limit);
-  records.sort((a, b) => a.eventTime - b.eventTime || (a.position.partition < b.position.partition ? -1 : a.position.partition > b.position.partition ? 1 : a.position.offset - b.position.offset));
-  const cut = records.length > limit;
-  return { records: cut ? records.slice(0, limit) : records, undecodable, complete: !unfinished && !limitHit && !cut };
+  const complete = [...read.progress.values()].every((p) => p.reachedEnd);
+  return { records: read.records, undecodable: read.undecodable, complete };
 }

@@ -3,9 +3,13 @@
  * kafkajs produced (offsets from the produce acknowledgements, keys, values, headers), the log start moved with
  * kafkajs's deleteTopicRecords reported as missing, clear errors for bad ranges, and no consumer group left behind.
  */
+import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '@tributary/core';
 import { kafkaAdmin } from '../../src/kafka.js';
 import type { KafkaAdmin } from '../../src/kafka.js';
+import type { KafkaConnection } from '../../src/kafka/kafka-connection.js';
+import { readPartitionSpans } from '../../src/kafka/read-topic-offsets.js';
 import { brokers, kafkaTestKit, uniqueName, waitFor } from './kafka-helpers.js';
 import type { KafkaTestKit, TestMessage } from './kafka-helpers.js';
 
@@ -133,5 +137,105 @@ describe('KafkaAdmin.readTopicOffsets', () => {
       message: expect.stringMatching(/no partition 7; it has partitions 0\.\.2/),
     });
     await expect(admin.readTopicOffsets({ topic: uniqueName('absent'), from: 0 })).rejects.toMatchObject({ code: 'KAFKA_TOPIC_NOT_FOUND' });
+  });
+
+  it('counts undecodable records toward limit and stops reading the partition (does not load it)', async () => {
+    const binary = uniqueName('read-offsets-binary');
+    await kit.createTopic(binary, 1);
+    await kit.produce(binary, Array.from({ length: 3_000 }, (_, id) => ({ key: `k${id}`, partition: 0, value: `not json ${id}`, raw: true })));
+    let decoded = 0;
+    const failing = (value: Buffer | null): unknown => {
+      decoded++;
+      return JSON.parse(value?.toString('utf8') ?? 'null') as unknown;
+    };
+    const read = await admin.readTopicOffsets({ topic: binary, partitions: { 0: { from: 0 } }, limit: 5, deserializer: failing });
+    expect(read.records).toEqual([]);
+    expect(read.undecodable.map((u) => u.offset)).toEqual([0, 1, 2, 3, 4]);
+    expect(read.complete).toBe(false);
+    expect(read.partitions[0]).toMatchObject({ records: 0, nextOffset: 5, complete: false });
+    // Before the fix every one of the 3 000 values was decoded and returned.
+    expect(decoded).toBeLessThan(100);
+    // By time as well.
+    const range = await admin.readTopicRange({ topic: binary, from: 0, to: Date.now() + 60_000, limit: 5 });
+    expect(range.undecodable.map((u) => u.offset)).toEqual([0, 1, 2, 3, 4]);
+    expect(range.complete).toBe(false);
+  });
+
+  it('applies limit across partitions while reading: holds about limit records, not limit per partition', async () => {
+    const wide = uniqueName('read-offsets-wide');
+    await kit.createTopic(wide, 6);
+    const messages = Array.from({ length: 6 * 150 }, (_, id) => ({ key: `k${id}`, partition: id % 6, value: { id } }));
+    await kit.produce(wide, messages);
+    const kafka = new Kafka({ clientId: uniqueName('spans'), brokers, logLevel: logLevel.NOTHING });
+    const connection = { brokers, retry: { retries: 3, initialRetryTimeMs: 100, maxRetryTimeMs: 1_000 } } as unknown as KafkaConnection;
+    const spans = [0, 1, 2, 3, 4, 5].map((partition) => ({ partition, start: 0, end: 150 }));
+    const read = await readPartitionSpans(kafka, kit.admin, connection, silentLogger, {
+      topic: wide,
+      spans,
+      limit: 100,
+      order: 'offset',
+      timeoutMs: 20_000,
+      signal: undefined,
+      decode: (value) => JSON.parse(value!.toString('utf8')) as unknown,
+      groupPrefix: 'tributary-offsets',
+      subject: 'test',
+    });
+    // Before the fix the reader handed back (and held) 100 per partition: 600.
+    expect(read.records).toHaveLength(100);
+    expect(read.peakHeld).toBeLessThanOrEqual(150);
+    expect(read.records.map((r) => `${r.position.partition}@${r.position.offset}`)).toEqual(Array.from({ length: 100 }, (_, i) => `${wide}:0@${i}`));
+    expect(read.progress.get(0)).toMatchObject({ collected: 100, next: 100, reachedEnd: false, limitHit: true });
+    for (const partition of [1, 2, 3, 4, 5]) expect(read.progress.get(partition)).toMatchObject({ collected: 0, next: 0, reachedEnd: false });
+
+    // Through readTopicOffsets: the resume offsets say exactly where each partition stopped.
+    const offsets = await admin.readTopicOffsets({ topic: wide, partitions: { 1: { from: 140 }, 4: { from: 0 } }, limit: 30 });
+    expect(offsets.records.map((r) => `${r.position.partition}@${r.position.offset}`)).toEqual([
+      ...Array.from({ length: 10 }, (_, i) => `${wide}:1@${140 + i}`),
+      ...Array.from({ length: 20 }, (_, i) => `${wide}:4@${i}`),
+    ]);
+    expect(offsets.partitions.map((p) => [p.partition, p.records, p.nextOffset, p.complete])).toEqual([
+      [1, 10, 150, true],
+      [4, 20, 20, false],
+    ]);
+    // By time: the 30 oldest across partitions (ids 0..29: produced in id order, so stamped in that order per partition).
+    const range = await admin.readTopicRange<{ id: number }>({ topic: wide, from: 0, to: Date.now() + 60_000, limit: 30 });
+    expect(range.records).toHaveLength(30);
+    expect(range.complete).toBe(false);
+  });
+
+  it('completes on transactional topics: commit and abort markers and aborted records count as read', async () => {
+    const txTopic = uniqueName('read-offsets-tx');
+    await kit.createTopic(txTopic, 1);
+    const kafka = new Kafka({ clientId: uniqueName('tx'), brokers, logLevel: logLevel.NOTHING });
+    const producer = kafka.producer({ transactionalId: uniqueName('tx-id'), idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    try {
+      const committed = await producer.transaction();
+      await committed.send({ topic: txTopic, messages: [0, 1, 2].map((id) => ({ key: `c${id}`, value: JSON.stringify({ id }), partition: 0 })) });
+      await committed.commit();
+      const aborted = await producer.transaction();
+      await aborted.send({ topic: txTopic, messages: [3, 4].map((id) => ({ key: `a${id}`, value: JSON.stringify({ id }), partition: 0 })) });
+      await aborted.abort();
+    } finally {
+      await producer.disconnect();
+    }
+    // Independent view of the log: 3 records + commit marker + 2 aborted + abort marker.
+    // The coordinator writes the markers after commit/abort return.
+    await waitFor(async () => (await kit.endOffsets(txTopic))[0] === 7, 10_000, () => 'the abort marker was written (end offset 7)');
+    const read = await admin.readTopicOffsets<{ id: number }>({ topic: txTopic, partitions: { 0: { from: 0 } }, timeoutMs: 15_000 });
+    expect(read.records.map((r) => [r.key, r.value.id, r.position.offset])).toEqual([
+      ['c0', 0, 0],
+      ['c1', 1, 1],
+      ['c2', 2, 2],
+    ]);
+    expect(read.complete).toBe(true);
+    expect(read.partitions[0]).toMatchObject({ nextOffset: 7, complete: true });
+    // From the commit marker on, kafkajs delivers nothing at all (only markers and aborted records).
+    const tail = await admin.readTopicOffsets({ topic: txTopic, partitions: { 0: { from: 3 } }, timeoutMs: 15_000 });
+    expect(tail.records).toEqual([]);
+    expect(tail.partitions[0]).toMatchObject({ nextOffset: 7, complete: true });
+    const range = await admin.readTopicRange<{ id: number }>({ topic: txTopic, from: 0, to: Date.now() + 60_000, timeoutMs: 15_000 });
+    expect(range.records.map((r) => r.value.id)).toEqual([0, 1, 2]);
+    expect(range.complete).toBe(true);
   });
 });
