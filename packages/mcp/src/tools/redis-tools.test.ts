@@ -4,7 +4,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { ToolError } from '../errors.js';
 import { createTributaryMcpServer } from '../server/create-tributary-mcp-server.js';
-import { checkPattern, keyAllowed, literalPrefix, parseScoreBound, readOnlyRedis, redisConfigSchema } from './redis-tools.js';
+import { REDIS_READ_COMMANDS, checkPattern, keyAllowed, literalPrefix, parseScoreBound, readOnlyRedis, redisConfigSchema } from './redis-tools.js';
 import type { RedisClientLike } from './redis-tools.js';
 
 const prefixes = ['app:customer:', 'app:top:'];
@@ -93,11 +93,19 @@ describe('readOnlyRedis', () => {
     const redis = readOnlyRedis(client);
     await redis.read('type', 'app:customer:1');
     await redis.readBuffer('GETRANGE', 'app:customer:1', 0, 10);
-    for (const command of ['SET', 'DEL', 'KEYS', 'EVAL', 'FLUSHALL', 'CONFIG', 'GETDEL', 'EXPIRE', 'SCRIPT', 'MULTI', 'select']) {
+    await redis.read('HSTRLEN', 'app:customer:1', 'name');
+    await redis.read('memory', 'usage', 'app:customer:1', 'SAMPLES', 0);
+    for (const command of ['SET', 'DEL', 'KEYS', 'EVAL', 'FLUSHALL', 'CONFIG', 'GETDEL', 'EXPIRE', 'SCRIPT', 'MULTI', 'select', 'MEMORY', 'USAGE']) {
       await expect(redis.read(command, 'x'), command).rejects.toMatchObject({ code: 'REDIS_COMMAND_REFUSED' });
       await expect(redis.readBuffer(command, 'x'), command).rejects.toMatchObject({ code: 'REDIS_COMMAND_REFUSED' });
     }
-    expect(sent).toEqual(['TYPE', 'GETRANGE']);
+    // MEMORY only with USAGE: PURGE, DOCTOR, STATS and MALLOC-STATS are not key reads.
+    for (const subcommand of ['PURGE', 'DOCTOR', 'STATS', 'MALLOC-STATS', 'HELP']) {
+      await expect(redis.read('MEMORY', subcommand), subcommand).rejects.toMatchObject({ code: 'REDIS_COMMAND_REFUSED', message: expect.stringContaining(`MEMORY ${subcommand}`) });
+    }
+    expect(sent).toEqual(['TYPE', 'GETRANGE', 'HSTRLEN', 'MEMORY']);
+    expect(REDIS_READ_COMMANDS.has('MEMORY USAGE')).toBe(true);
+    expect(REDIS_READ_COMMANDS.has('MEMORY')).toBe(false);
   });
 });
 

@@ -122,7 +122,7 @@ export type RedisToolsConfig = z.input<typeof redisConfigSchema>;
 type ParsedConfig = z.output<typeof redisConfigSchema>;
 
 /**
- * Every command `redis_lookup` may send (upper case). Anything else — writes, `KEYS`, `EVAL`, `FLUSHALL`, `CONFIG`,
+ * Every command `redis_lookup` may send (upper case; a command with subcommands as `"MEMORY USAGE"`). Anything else — writes, `KEYS`, `EVAL`, `FLUSHALL`, `CONFIG`,
  * `DEBUG` — is refused before it reaches the client, so a bug in this module cannot change or enumerate the store.
  *
  * @example
@@ -141,6 +141,11 @@ export const REDIS_READ_COMMANDS: ReadonlySet<string> = new Set([
   'HGETALL',
   'HMGET',
   'HSCAN',
+  'HSTRLEN',
+  'HKEYS',
+  'HRANDFIELD',
+  // MEMORY is allowed only with its USAGE subcommand (not DOCTOR, PURGE, ...): see readOnlyRedis.
+  'MEMORY USAGE',
   'ZCARD',
   'ZCOUNT',
   'ZRANGE',
@@ -181,16 +186,18 @@ export interface ReadOnlyRedis {
  * ```
  */
 export function readOnlyRedis(client: RedisClientLike): ReadOnlyRedis {
-  const check = (command: string): string => {
+  const check = (command: string, args: readonly (string | number)[]): string => {
     const name = command.toUpperCase();
-    if (!REDIS_READ_COMMANDS.has(name)) {
-      throw new ToolError('REDIS_COMMAND_REFUSED', `${name} is not a read command redis_lookup may send.`, { tool: TOOL });
+    const allowed = name === 'MEMORY' ? REDIS_READ_COMMANDS.has(`MEMORY ${String(args[0] ?? '').toUpperCase()}`) : REDIS_READ_COMMANDS.has(name);
+    if (!allowed) {
+      const shown = name === 'MEMORY' ? `MEMORY ${String(args[0] ?? '').toUpperCase()}`.trim() : name;
+      throw new ToolError('REDIS_COMMAND_REFUSED', `${shown} is not a read command redis_lookup may send.`, { tool: TOOL });
     }
     return name;
   };
   return {
-    read: async (command, ...args) => client.call(check(command), ...args),
-    readBuffer: async (command, ...args) => client.callBuffer(check(command), ...args),
+    read: async (command, ...args) => client.call(check(command, args), ...args),
+    readBuffer: async (command, ...args) => client.callBuffer(check(command, args), ...args),
   };
 }
 
@@ -329,29 +336,151 @@ interface ReadSpec {
   readonly rank: { start: number; stop: number } | undefined;
   readonly reverse: boolean;
   /**
-   * Bytes of string values still to be read in this call, shared by all its keys: strings are fetched with GETRANGE
-   * up to it, so a batch of huge strings never pulls more than one answer's worth of bytes out of Redis.
+   * Bytes of values still to be read in this call, shared by all its keys and all types: strings are fetched with
+   * GETRANGE up to it, hash values only after HSTRLEN says they fit, and collections in pages sized from their
+   * `MEMORY USAGE`, so a batch of huge values never pulls much more than one answer's worth of bytes out of Redis.
+   * `cut` records that some read stopped because it was spent.
    */
-  readonly stringBudget: { remaining: number };
+  readonly budget: { remaining: number; cut: boolean };
 }
 
-/** Reads one key by its type, every collection capped at `limit` members and strings at the call's byte budget. */
-async function readKey(redis: ReadOnlyRedis, key: string, spec: ReadSpec): Promise<KeyEntry> {
+/** Keys whose exact `MEMORY USAGE` (SAMPLES 0, a walk over every member) is cheap enough to ask for. */
+const EXACT_SIZE_MAX = 10_000;
+/** Most members asked for in one page of a collection. */
+const PAGE_MAX = 1_000;
+/** Most hash fields named in `too_large` (each with its size); the count says how many there were. */
+const TOO_LARGE_LISTED = 10;
+
+/** `type` of a key whose inspection failed (its entry carries the error). */
+const FAILED = '(failed)';
+
+const LENGTH_COMMANDS: Readonly<Record<string, string>> = { string: 'STRLEN', hash: 'HLEN', zset: 'ZCARD', list: 'LLEN', set: 'SCARD', stream: 'XLEN' };
+
+/** Bytes of a reply's strings (numbers as their decimal text), however nested. */
+function replyBytes(reply: unknown): number {
+  if (typeof reply === 'string') return Buffer.byteLength(reply);
+  if (Buffer.isBuffer(reply)) return reply.length;
+  if (typeof reply === 'number' || typeof reply === 'bigint') return String(reply).length;
+  if (Array.isArray(reply)) return reply.reduce((sum: number, item) => sum + replyBytes(item), 0);
+  if (reply instanceof Map) return [...reply.entries()].reduce((sum: number, item) => sum + replyBytes(item), 0);
+  return 0;
+}
+
+/** What one key is, read for every key before any value: type, TTL, length and (for collections) memory size. */
+interface Inspected {
+  readonly entry: KeyEntry;
+  readonly type: string;
+  readonly length: number;
+  /** Bytes the value takes: STRLEN for strings, `MEMORY USAGE` (at least the payload) for collections. */
+  readonly size: number;
+}
+
+async function inspectKey(redis: ReadOnlyRedis, key: string): Promise<Inspected> {
   const [type, ttl] = (await Promise.all([redis.read('TYPE', key), redis.read('PTTL', key)])) as [string, number];
   const entry: KeyEntry = { key, type, exists: type !== 'none', ttl_ms: ttl >= 0 ? ttl : null };
-  const { limit } = spec;
+  const lengthCommand = LENGTH_COMMANDS[type];
+  if (lengthCommand === undefined) return { entry, type, length: 0, size: 0 };
+  const length = Number(await redis.read(lengthCommand, key));
+  entry['length'] = length;
+  if (type === 'string') return { entry, type, length, size: length };
+  // Exact for keys small enough to walk; Redis's sampled estimate beyond (see the paging caveat in readPages).
+  const size = Number((await redis.read('MEMORY', 'USAGE', key, 'SAMPLES', length <= EXACT_SIZE_MAX ? 0 : 5)) ?? 0);
+  entry['size_bytes'] = size;
+  return { entry, type, length, size };
+}
+
+/**
+ * Reads up to `want` members in pages, each sized so that members of the key's average size (`MEMORY USAGE` over
+ * the length, which overstates the payload) fit in what is left of the byte budget, and stops when it is spent.
+ * When the whole key fits in the budget no read can exceed it; when it does not, a page of members much larger than
+ * the average can overshoot by at most that page (Redis has no per-member size for lists, sets, sorted sets or
+ * streams that a read-only client may ask for).
+ */
+async function readPages<T>(
+  budget: ReadSpec['budget'],
+  average: number,
+  want: number,
+  readPage: (count: number) => Promise<{ items: T[]; bytes: number; done: boolean }>,
+): Promise<T[]> {
+  const out: T[] = [];
+  while (out.length < want) {
+    const count = Math.min(want - out.length, PAGE_MAX, Math.floor(budget.remaining / Math.max(1, average)));
+    if (count <= 0) {
+      budget.cut = true;
+      break;
+    }
+    const page = await readPage(count);
+    budget.remaining -= page.bytes;
+    out.push(...page.items);
+    if (page.done) break;
+  }
+  return out.slice(0, want);
+}
+
+/**
+ * Reads the given hash fields, each only when HSTRLEN says its value fits in the budget; the others are named in
+ * `too_large` with their size. Redis cannot return part of a hash value, so a field is whole or absent.
+ */
+async function readHashFields(
+  redis: ReadOnlyRedis,
+  key: string,
+  names: readonly string[],
+  budget: ReadSpec['budget'],
+  missingAsNull: boolean,
+): Promise<{ value: Record<string, JsonValue>; tooLarge: { field: string; bytes: number }[]; read: number }> {
+  const value: Record<string, JsonValue> = {};
+  const tooLarge: { field: string; bytes: number }[] = [];
+  let read = 0;
+  for (let offset = 0; offset < names.length && budget.remaining > 0; offset += 100) {
+    const chunk = names.slice(offset, offset + 100);
+    const sizes = (await Promise.all(chunk.map((field) => redis.read('HSTRLEN', key, field)))).map(Number);
+    const fitting: string[] = [];
+    chunk.forEach((field, index) => {
+      const bytes = sizes[index]!;
+      if (bytes <= budget.remaining) {
+        // Reserved before HMGET so the next fields see what is left.
+        budget.remaining -= bytes;
+        fitting.push(field);
+      } else {
+        budget.cut = true;
+        tooLarge.push({ field, bytes });
+      }
+    });
+    read += chunk.length;
+    if (fitting.length === 0) continue;
+    const values = (await redis.read('HMGET', key, ...fitting)) as (string | null)[];
+    fitting.forEach((field, index) => {
+      const fieldValue = values[index] ?? null;
+      // A field that vanished since the names were read is left out unless it was asked for by name.
+      if (fieldValue !== null || missingAsNull) value[field] = fieldValue;
+    });
+  }
+  if (read < names.length) budget.cut = true;
+  return { value, tooLarge, read };
+}
+
+const sortStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Reads one key's value by its type into `inspected.entry`: every collection capped at `limit` members, and every
+ * value at what is left of the call's byte budget (see {@link ReadSpec.budget}).
+ */
+async function readValue(redis: ReadOnlyRedis, inspected: Inspected, spec: ReadSpec): Promise<KeyEntry> {
+  const { entry, type, length, size } = inspected;
+  const key = entry['key'] as string;
+  const { limit, budget } = spec;
+  // Average member size; `size` counts Redis's own overhead too, so this errs on the large side.
+  const average = size / Math.max(1, length);
   switch (type) {
     case 'none':
       return entry;
     case 'string': {
-      const length = Number(await redis.read('STRLEN', key));
-      // Reserved before the next await, so concurrent reads of other keys cannot take the same bytes.
-      const take = Math.min(length, spec.stringBudget.remaining);
-      spec.stringBudget.remaining -= take;
+      const take = Math.max(0, Math.min(length, budget.remaining));
+      budget.remaining -= take;
       const cut = take < length;
+      if (cut) budget.cut = true;
       const bytes = take === 0 ? Buffer.alloc(0) : ((await redis.readBuffer('GETRANGE', key, 0, take - 1)) as Buffer);
       const decoded = take === 0 ? { text: '' } : decodeBytes(bytes, cut);
-      entry['length'] = length;
       if ('text' in decoded) {
         entry['value'] = decoded.text;
         if (!cut && /^\s*[[{]/.test(decoded.text)) {
@@ -368,58 +497,90 @@ async function readKey(redis: ReadOnlyRedis, key: string, spec: ReadSpec): Promi
       return entry;
     }
     case 'hash': {
-      const length = Number(await redis.read('HLEN', key));
-      entry['length'] = length;
       if (spec.fields !== undefined) {
-        const values = (await redis.read('HMGET', key, ...spec.fields)) as (string | null)[];
-        entry['value'] = Object.fromEntries(spec.fields.map((field, index) => [field, values[index] ?? null]));
-        entry['truncated'] = false;
+        const { value, tooLarge } = await readHashFields(redis, key, spec.fields, budget, true);
+        entry['value'] = value;
+        if (tooLarge.length > 0) entry['too_large'] = tooLarge.slice(0, TOO_LARGE_LISTED);
+        entry['truncated'] = Object.keys(value).length < spec.fields.length;
         return entry;
       }
-      let fields: [string, string][];
-      if (length <= limit) {
-        fields = stringPairs(await redis.read('HGETALL', key));
-      } else {
-        // HSCAN may repeat a field while the hash is rehashed; the map keeps each once.
-        const seen = new Map<string, string>();
-        let cursor = '0';
-        do {
-          const [next, batch] = (await redis.read('HSCAN', key, cursor, 'COUNT', Math.min(limit, 1_000))) as [string, unknown];
-          cursor = next;
-          for (const [field, value] of stringPairs(batch)) seen.set(field, value);
-        } while (cursor !== '0' && seen.size < limit);
-        fields = [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, limit);
+      if (size <= budget.remaining) {
+        // The whole hash fits in what is left: its values can be read directly.
+        let fields: [string, string][];
+        if (length <= limit) {
+          const reply = await redis.read('HGETALL', key);
+          budget.remaining -= replyBytes(reply);
+          fields = stringPairs(reply);
+        } else {
+          // HSCAN may repeat a field while the hash is rehashed; the map keeps each once.
+          const seen = new Map<string, string>();
+          let cursor = '0';
+          do {
+            const [next, batch] = (await redis.read('HSCAN', key, cursor, 'COUNT', Math.min(limit, PAGE_MAX))) as [string, unknown];
+            cursor = next;
+            budget.remaining -= replyBytes(batch);
+            for (const [field, value] of stringPairs(batch)) seen.set(field, value);
+          } while (cursor !== '0' && seen.size < limit);
+          fields = [...seen.entries()].sort(([a], [b]) => sortStrings(a, b)).slice(0, limit);
+        }
+        entry['value'] = Object.fromEntries(fields);
+        entry['truncated'] = fields.length < length;
+        return entry;
       }
-      entry['value'] = Object.fromEntries(fields);
-      entry['truncated'] = fields.length < length;
+      // Too big to read whole: names first (HKEYS when there are at most `limit`, else `limit` distinct ones from
+      // HRANDFIELD — Redis before 7.4 cannot scan names without values), then only the values that fit.
+      const reply = (await (length <= limit ? redis.read('HKEYS', key) : redis.read('HRANDFIELD', key, limit))) as string[];
+      budget.remaining -= replyBytes(reply);
+      const names = [...new Set(reply)].sort(sortStrings).slice(0, limit);
+      const { value, tooLarge } = await readHashFields(redis, key, names, budget, false);
+      entry['value'] = value;
+      if (tooLarge.length > 0) {
+        entry['too_large'] = tooLarge.slice(0, TOO_LARGE_LISTED);
+        entry['too_large_count'] = tooLarge.length;
+      }
+      entry['truncated'] = Object.keys(value).length < length;
       return entry;
     }
     case 'zset':
-      return readSortedSet(redis, key, entry, spec);
+      return readSortedSet(redis, key, entry, spec, average);
     case 'list': {
-      const length = Number(await redis.read('LLEN', key));
-      const values = (await redis.read('LRANGE', key, 0, limit - 1)) as string[];
-      Object.assign(entry, { length, value: values, truncated: values.length < length });
+      let start = 0;
+      const value = await readPages(budget, average, Math.min(limit, length), async (count) => {
+        const items = (await redis.read('LRANGE', key, start, start + count - 1)) as string[];
+        start += items.length;
+        return { items, bytes: replyBytes(items), done: items.length < count };
+      });
+      Object.assign(entry, { value, truncated: value.length < length });
       return entry;
     }
     case 'set': {
-      const length = Number(await redis.read('SCARD', key));
       const members = new Set<string>();
       let cursor = '0';
-      do {
-        const [next, batch] = (await redis.read('SSCAN', key, cursor, 'COUNT', Math.min(limit, 1_000))) as [string, string[]];
+      let added = 0;
+      await readPages(budget, average, Math.min(limit, length), async (count) => {
+        const [next, batch] = (await redis.read('SSCAN', key, cursor, 'COUNT', count)) as [string, string[]];
         cursor = next;
+        const before = members.size;
         for (const member of batch) members.add(member);
-      } while (cursor !== '0' && members.size < limit);
-      const value = [...members].sort().slice(0, limit);
-      Object.assign(entry, { length, value, truncated: value.length < length });
+        added = members.size - before;
+        // SSCAN may return nothing new in a page and still have more: report the page as read, not as the end.
+        return { items: Array.from({ length: added }, () => 0), bytes: replyBytes(batch), done: cursor === '0' };
+      });
+      const value = [...members].sort(sortStrings).slice(0, limit);
+      Object.assign(entry, { value, truncated: value.length < length });
       return entry;
     }
     case 'stream': {
-      const length = Number(await redis.read('XLEN', key));
-      const raw = (await redis.read(spec.reverse ? 'XREVRANGE' : 'XRANGE', key, spec.reverse ? '+' : '-', spec.reverse ? '-' : '+', 'COUNT', limit)) as [string, unknown][];
-      const value = raw.map(([id, fields]) => ({ id: String(id), fields: Object.fromEntries(stringPairs(fields)) }));
-      Object.assign(entry, { length, value, truncated: value.length < length });
+      const { reverse } = spec;
+      // The next page starts after the last id read ("(" makes a bound exclusive, Redis 6.2+).
+      let from = reverse ? '+' : '-';
+      const value = await readPages(budget, average, Math.min(limit, length), async (count) => {
+        const raw = (await redis.read(reverse ? 'XREVRANGE' : 'XRANGE', key, from, reverse ? '-' : '+', 'COUNT', count)) as [string, unknown][];
+        const items = raw.map(([id, fields]) => ({ id: String(id), fields: Object.fromEntries(stringPairs(fields)) }));
+        if (items.length > 0) from = `(${items.at(-1)!.id}`;
+        return { items, bytes: replyBytes(raw), done: items.length < count };
+      });
+      Object.assign(entry, { value, truncated: value.length < length });
       return entry;
     }
     default:
@@ -429,17 +590,22 @@ async function readKey(redis: ReadOnlyRedis, key: string, spec: ReadSpec): Promi
   }
 }
 
-async function readSortedSet(redis: ReadOnlyRedis, key: string, entry: KeyEntry, spec: ReadSpec): Promise<KeyEntry> {
-  const { limit, reverse } = spec;
-  const length = Number(await redis.read('ZCARD', key));
-  entry['length'] = length;
+async function readSortedSet(redis: ReadOnlyRedis, key: string, entry: KeyEntry, spec: ReadSpec, average: number): Promise<KeyEntry> {
+  const { limit, reverse, budget } = spec;
+  const length = Number(entry['length']);
   const members = (reply: unknown): JsonValue[] => pairs(reply).map(([member, score]) => ({ member, score: scoreJson(score) }));
   if (spec.score !== undefined) {
     const min = String(spec.score.min);
     const max = String(spec.score.max);
     const inRange = Number(await redis.read('ZCOUNT', key, min, max));
+    let offset = 0;
     // With REV, ZRANGE takes the bounds highest first.
-    const value = members(await redis.read('ZRANGE', key, reverse ? max : min, reverse ? min : max, 'BYSCORE', ...(reverse ? ['REV'] : []), 'LIMIT', 0, limit, 'WITHSCORES'));
+    const value = await readPages(budget, average, Math.min(limit, inRange), async (count) => {
+      const reply = await redis.read('ZRANGE', key, reverse ? max : min, reverse ? min : max, 'BYSCORE', ...(reverse ? ['REV'] : []), 'LIMIT', offset, count, 'WITHSCORES');
+      const items = members(reply);
+      offset += items.length;
+      return { items, bytes: replyBytes(reply), done: items.length < count };
+    });
     Object.assign(entry, { range: { by: 'score', min, max, reverse }, in_range: inRange, value, truncated: value.length < inRange });
     return entry;
   }
@@ -448,8 +614,13 @@ async function readSortedSet(redis: ReadOnlyRedis, key: string, entry: KeyEntry,
   const start = Math.max(0, requested.start < 0 ? length + requested.start : requested.start);
   const stop = Math.min(length - 1, requested.stop < 0 ? length + requested.stop : requested.stop);
   const inRange = Math.max(0, stop - start + 1);
-  const cappedStop = Math.min(stop, start + limit - 1);
-  const value = inRange === 0 ? [] : members(await redis.read('ZRANGE', key, start, cappedStop, ...(reverse ? ['REV'] : []), 'WITHSCORES'));
+  let next = start;
+  const value = await readPages(budget, average, Math.min(limit, inRange), async (count) => {
+    const reply = await redis.read('ZRANGE', key, next, next + count - 1, ...(reverse ? ['REV'] : []), 'WITHSCORES');
+    const items = members(reply);
+    next += items.length;
+    return { items, bytes: replyBytes(reply), done: items.length < count };
+  });
   Object.assign(entry, { range: { by: 'rank', start: requested.start, stop: requested.stop, reverse }, in_range: inRange, value, truncated: value.length < inRange });
   return entry;
 }
@@ -655,35 +826,41 @@ export function registerRedisTools(server: McpServer, context: ToolContext, conf
           score: args.score_range,
           rank: args.rank_range,
           reverse: args.reverse,
-          stringBudget: { remaining: limits.maxBytes },
+          budget: { remaining: limits.maxBytes, cut: false },
         };
-        const readOne = async (one: string): Promise<KeyEntry> => {
-          try {
-            return await readKey(client, one, spec);
-          } catch (error) {
-            // A key replaced by one of another type between TYPE and the read: report it, keep the other keys.
-            if (/^WRONGTYPE/.test(messageOf(error))) return { key: one, error: 'the key changed type while it was read; ask again' };
-            throw error;
-          }
+        const failed = (one: string, error: unknown): KeyEntry => {
+          // A key replaced by one of another type between TYPE and the read: report it, keep the other keys.
+          if (/^WRONGTYPE/.test(messageOf(error))) return { key: one, error: 'the key changed type while it was read; ask again' };
+          throw error;
         };
         let entries: KeyEntry[];
         try {
-          entries = await Promise.all(keys.map(readOne));
+          // What every key is (type, TTL, length, size) in parallel: small replies, and each key is reported even when
+          // its value does not fit. Then the values one key after another, in order, from the shared byte budget.
+          const inspected = await Promise.all(
+            keys.map((one) => inspectKey(client, one).catch((error: unknown): Inspected => ({ entry: failed(one, error), type: FAILED, length: 0, size: 0 }))),
+          );
+          entries = [];
+          for (const item of inspected) {
+            const one = item.entry['key'] as string;
+            entries.push(item.type === FAILED || signal.aborted ? item.entry : await readValue(client, item, spec).catch((error: unknown) => failed(one, error)));
+          }
         } catch (error) {
           if (error instanceof ToolError) throw error;
           throw new ToolError('REDIS_READ_FAILED', `Reading from Redis failed: ${messageOf(error)}.`, { tool: TOOL, retriable: true });
         }
         const { kept, truncated: bytesCut } = fitEntries(entries, limits.maxBytes);
         const scanIncomplete = scan !== undefined && scan['complete'] === false;
-        const truncated = bytesCut || moreKeys || scanIncomplete || kept.some((entry) => entry['truncated'] === true);
+        const valuesCut = kept.some((entry) => entry['truncated'] === true);
+        const truncated = bytesCut || spec.budget.cut || moreKeys || scanIncomplete || valuesCut;
         const data: Record<string, JsonValue> = { keys: kept, truncated };
         if (scan !== undefined) data['scan'] = { ...scan, more_keys: moreKeys };
         const found = kept.filter((entry) => entry['exists'] === true).length;
         const notes = [
           moreKeys ? `more keys match (max_keys ${args.max_keys})` : '',
           scanIncomplete ? `scan stopped after ~${config.maxScanKeys} keys examined (maxScanKeys), narrow the pattern` : '',
-          bytesCut ? `cut at ${limits.maxBytes} bytes` : '',
-          kept.some((entry) => entry['truncated'] === true) ? 'some values capped (see truncated per key)' : '',
+          bytesCut || spec.budget.cut ? `values cut at ${limits.maxBytes} bytes (every key is still listed with its type, TTL and length)` : '',
+          valuesCut ? 'some values capped (see truncated, too_large per key)' : '',
         ].filter((note) => note !== '');
         return dataResult(
           `${kept.length} key(s) returned, ${found} existing${notes.length > 0 ? `; truncated: ${notes.join('; ')}` : ''}.`,
@@ -703,39 +880,67 @@ export function registerRedisTools(server: McpServer, context: ToolContext, conf
   };
 }
 
+/** A key's entry without its value: what is always reported, whatever the byte cap. */
+function shellOf(entry: KeyEntry): KeyEntry {
+  const { value: _value, value_base64: _base64, json: _json, ...shell } = entry;
+  return shell;
+}
+
+const jsonBytes = (value: JsonValue): number => Buffer.byteLength(JSON.stringify(value));
+
 /**
- * Keeps whole keys while they fit in `maxBytes`; the first key that does not fit keeps as many of its members as fit
- * (so one huge key still shows something), and the rest are cut.
+ * The largest start of `entry`'s value that fits in `room` bytes of JSON (whole characters of a string, whole
+ * members of a collection), or its shell when none does; marked `truncated`.
+ */
+function cutEntry(entry: KeyEntry, room: number): KeyEntry {
+  const shell: KeyEntry = { ...shellOf(entry), truncated: true };
+  const value = entry['value'] ?? entry['value_base64'];
+  if (typeof value === 'string') {
+    const field = 'value' in entry ? 'value' : 'value_base64';
+    const left = room - jsonBytes({ ...shell, [field]: '' });
+    // Escaping and UTF-8 make a character 1 to 6 bytes of JSON: dropping as many characters as bytes overflow
+    // always gets closer. Base64 stays in whole 4-character groups.
+    let text = value.slice(0, Math.max(0, left));
+    for (let overflow = jsonBytes(text) - left; text.length > 0 && overflow > 0; overflow = jsonBytes(text) - left) {
+      text = text.slice(0, Math.max(0, text.length - overflow));
+    }
+    if (field === 'value_base64') text = text.slice(0, text.length - (text.length % 4));
+    return text.length > 0 ? { ...shell, [field]: text } : shell;
+  }
+  if (Array.isArray(value)) {
+    const members = capItems(value, room - jsonBytes({ ...shell, value: [] }));
+    return members.kept.length > 0 ? { ...shell, value: members.kept } : shell;
+  }
+  if (value !== null && typeof value === 'object') {
+    const members = capItems(Object.entries(value), room - jsonBytes({ ...shell, value: {} }));
+    return members.kept.length > 0 ? { ...shell, value: Object.fromEntries(members.kept) } : shell;
+  }
+  return shell;
+}
+
+/**
+ * Fits the answer in `maxBytes` without ever dropping a key: every key keeps its shell (key, type, TTL, length,
+ * size), and values are added in order while they fit — whole, else cut (see {@link cutEntry}). The shells alone may
+ * exceed a tiny `maxBytes`: they are bounded by the number of keys (100, or `max_keys`), and a key missing from the
+ * answer would read as a key that does not exist.
  */
 function fitEntries(entries: readonly KeyEntry[], maxBytes: number): { kept: KeyEntry[]; truncated: boolean } {
   const whole = capItems(entries, maxBytes);
   if (!whole.truncated) return whole;
-  const kept = [...whole.kept];
-  const next = entries[kept.length]!;
-  const used = Buffer.byteLength(JSON.stringify(kept));
-  const value = next['value'] ?? next['value_base64'];
-  if (typeof value === 'string') {
-    // A string too long for what is left: keep its start (whole characters), without the decoded json.
-    const { json: _json, ...rest } = next;
-    const field = 'value' in next ? 'value' : 'value_base64';
-    const shell = Buffer.byteLength(JSON.stringify({ ...rest, [field]: '' })) + 16;
-    const room = maxBytes - used - shell;
-    // Escaping and UTF-8 make a character 1 to 6 bytes of JSON: dropping as many characters as bytes overflow
-    // always gets closer. Base64 stays in whole 4-character groups.
-    let text = value.slice(0, Math.max(0, room));
-    for (let overflow = Buffer.byteLength(JSON.stringify(text)) - room; text.length > 0 && overflow > 0; overflow = Buffer.byteLength(JSON.stringify(text)) - room) {
-      text = text.slice(0, Math.max(0, text.length - overflow));
+  const shells = entries.map(shellOf);
+  let used = jsonBytes(shells);
+  const kept = entries.map((entry, index) => {
+    const shell = shells[index]!;
+    if (shell === entry || Object.keys(shell).length === Object.keys(entry).length) return entry;
+    const shellBytes = jsonBytes(shell);
+    const full = jsonBytes(entry);
+    if (used - shellBytes + full <= maxBytes) {
+      used += full - shellBytes;
+      return entry;
     }
-    if (field === 'value_base64') text = text.slice(0, text.length - (text.length % 4));
-    if (text.length > 0) kept.push({ ...rest, [field]: text, truncated: true });
-  } else if (Array.isArray(value)) {
-    const shell = Buffer.byteLength(JSON.stringify({ ...next, value: [] })) + 16;
-    const members = capItems(value, maxBytes - used - shell);
-    if (members.kept.length > 0) kept.push({ ...next, value: members.kept, truncated: true });
-  } else if (value !== null && typeof value === 'object') {
-    const shell = Buffer.byteLength(JSON.stringify({ ...next, value: {} })) + 16;
-    const members = capItems(Object.entries(value), maxBytes - used - shell);
-    if (members.kept.length > 0) kept.push({ ...next, value: Object.fromEntries(members.kept), truncated: true });
-  }
+    const cut = cutEntry(entry, Math.max(0, maxBytes - used + shellBytes));
+    used += jsonBytes(cut) - shellBytes;
+    return cut;
+  });
   return { kept, truncated: true };
 }

@@ -228,11 +228,17 @@ describe('redis_lookup against real Redis', () => {
     expect(big.truncated).toBe(true);
     expect(Buffer.byteLength(JSON.stringify(big))).toBeLessThanOrEqual(1_024 + 200);
 
+    // Every matching key is still listed (type, TTL, length); values only as far as the cap allows.
     const many = answer(await small.call({ pattern: key('user:*'), max_keys: 200 }));
     expect(many.truncated).toBe(true);
-    expect(many.keys.length).toBeGreaterThan(0);
-    expect(many.keys.length).toBeLessThan(users.length);
-    for (const kept of many.keys) expect(kept.value).toBe(await seed.get(kept.key));
+    expect(many.keys.map((entry) => entry.key)).toEqual(users);
+    for (const kept of many.keys) {
+      const full = (await seed.get(kept.key))!;
+      expect(kept).toMatchObject({ type: 'string', exists: true, length: Buffer.byteLength(full) });
+      if (kept.truncated === true) expect(full.startsWith((kept.value as string | undefined) ?? '')).toBe(true);
+      else expect(kept.value).toBe(full);
+    }
+    expect(many.keys.filter((entry) => entry.truncated !== true).length).toBeLessThan(users.length);
 
     const wide = answer(await small.call({ keys: [key('str'), key('wide')] }));
     const zset = byKey(wide, key('wide'));
@@ -271,7 +277,8 @@ describe('redis_lookup against real Redis', () => {
     const sent: string[] = [];
     const sendCommand = client.sendCommand.bind(client);
     client.sendCommand = (command, stream) => {
-      sent.push(command.name.toUpperCase());
+      const name = command.name.toUpperCase();
+      sent.push(name === 'MEMORY' ? `MEMORY ${String(command.args[0]).toUpperCase()}` : name);
       return sendCommand(command, stream);
     };
     const wired = await connect({ redis: { client, keyPrefixes: [allowed] } });
@@ -312,6 +319,98 @@ describe('redis_lookup against real Redis', () => {
       expect(data.truncated).toBe(true);
       expect(data.keys[0]).toMatchObject({ key: huge[0], length: 100_000, truncated: true });
       expect((data.keys[0]!.value as string).length).toBeGreaterThan(1_000);
+    } finally {
+      await client.quit();
+    }
+  });
+
+  /** A client of our own whose socket counts every byte Redis sends it: the bytes `redis_lookup` pulled out. */
+  async function countingClient(): Promise<{ client: Redis; received: () => number; commands: string[] }> {
+    const client = new Redis(services.redisUrl, { lazyConnect: true });
+    await client.connect();
+    let bytes = 0;
+    client.stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    const commands: string[] = [];
+    const sendCommand = client.sendCommand.bind(client);
+    client.sendCommand = (command, stream) => {
+      const name = command.name.toUpperCase();
+      commands.push(name === 'MEMORY' ? `MEMORY ${String(command.args[0]).toUpperCase()}` : name);
+      return sendCommand(command, stream);
+    };
+    return { client, received: () => bytes, commands };
+  }
+
+  it('bounds the bytes read out of Redis for hashes, lists, sets, sorted sets and streams, not only their member count', async () => {
+    const member = (i: number): string => `${String(i).padStart(2, '0')}${'y'.repeat(512 * 1024 - 2)}`;
+    const names = { hash: key('fat:hash'), list: key('fat:list'), set: key('fat:set'), zset: key('fat:zset'), stream: key('fat:stream') };
+    for (let i = 0; i < 6; i++) {
+      await seed.hset(names.hash, `f${i}`, member(i));
+      await seed.rpush(names.list, member(i));
+      await seed.sadd(names.set, member(i));
+      await seed.zadd(names.zset, i, member(i));
+      await seed.xadd(names.stream, '*', 'payload', member(i));
+    }
+    const maxBytes = 64 * 1024;
+    const { client, received, commands } = await countingClient();
+    try {
+      const wired = await connect({ redis: { client, keyPrefixes: [allowed] }, limits: { maxBytes } });
+      const read: Record<string, number> = {};
+      const answers: Record<string, Answer> = {};
+      for (const [type, name] of Object.entries(names)) {
+        const before = received();
+        answers[type] = answer(await wired.call({ keys: [name] }));
+        read[type] = received() - before;
+      }
+      console.info(`[mcp-redis] bytes read from Redis per 3 MiB key under a ${maxBytes}-byte cap: ${JSON.stringify(read)}`);
+      // Each key holds 3 MiB; one answer may pull at most its byte cap (plus replies of a few bytes: TYPE, lengths).
+      for (const [type, bytes] of Object.entries(read)) expect(bytes, `${type}: ${bytes} bytes read`).toBeLessThanOrEqual(maxBytes + 4_096);
+      for (const [type, name] of Object.entries(names)) {
+        const data = answers[type]!;
+        // Reported although its value does not fit: type, length, and that it was cut.
+        expect(byKey(data, name)).toMatchObject({ key: name, type, exists: true, ttl_ms: null, length: 6, truncated: true });
+        expect(data.truncated).toBe(true);
+      }
+      // More fields than `limit` and too big to read whole: `limit` names (HRANDFIELD), each reported with its size.
+      const sampled = byKey(answer(await wired.call({ keys: [names.hash], limit: 2 })), names.hash) as Entry & { too_large: { field: string; bytes: number }[] };
+      expect(sampled.value).toEqual({});
+      expect(sampled.too_large).toHaveLength(2);
+      for (const { field, bytes } of sampled.too_large) expect(bytes).toBe(await seed.hstrlen(names.hash, field));
+      expect(commands.filter((name) => !REDIS_READ_COMMANDS.has(name))).toEqual([]);
+      expect(commands).toContain('MEMORY USAGE');
+    } finally {
+      await client.quit();
+    }
+  });
+
+  it('reports every requested key (exists, type, ttl, length) even when a value had to be cut or left out', async () => {
+    const hash = key('wide-field:hash');
+    const small = key('wide-field:small');
+    await seed.hset(hash, 'huge', 'z'.repeat(300 * 1024), 'tiny', 'ok');
+    await seed.set(small, 'small value', 'PX', 600_000);
+    const { client, received } = await countingClient();
+    try {
+      const wired = await connect({ redis: { client, keyPrefixes: [allowed] }, limits: { maxBytes: 256 * 1024 } });
+      const before = received();
+      const result = await wired.call({ keys: [hash, small] });
+      const bytes = received() - before;
+      const data = answer(result);
+      expect(data.keys.map((entry) => entry.key)).toEqual([hash, small]);
+      expect(text(result)).toMatch(/^2 key\(s\) returned, 2 existing/);
+      expect(byKey(data, hash)).toMatchObject({ type: 'hash', exists: true, ttl_ms: null, length: 2, truncated: true });
+      // The field that fits is read (as ioredis reads it); the one that does not is named with its size.
+      expect(byKey(data, hash).value).toEqual({ tiny: await seed.hget(hash, 'tiny') });
+      expect((byKey(data, hash) as unknown as { too_large: unknown }).too_large).toEqual([{ field: 'huge', bytes: await seed.hstrlen(hash, 'huge') }]);
+      const string = byKey(data, small);
+      expect(string).toMatchObject({ type: 'string', exists: true, value: await seed.get(small), truncated: false });
+      expect(string.ttl_ms).toBeGreaterThan(0);
+      expect(data.truncated).toBe(true);
+      expect(bytes).toBeLessThan(64 * 1024);
+
+      // Fields asked for by name: the same rule, missing fields null.
+      const named = byKey(answer(await wired.call({ keys: [hash], fields: ['huge', 'tiny', 'nope'] })), hash) as Entry & { too_large: unknown };
+      expect(named.value).toEqual({ tiny: 'ok', nope: null });
+      expect(named.too_large).toEqual([{ field: 'huge', bytes: 300 * 1024 }]);
+      expect(named.truncated).toBe(true);
     } finally {
       await client.quit();
     }
