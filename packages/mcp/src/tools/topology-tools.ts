@@ -46,10 +46,15 @@ export const topologiesConfigSchema = z
 
 /**
  * `deadLetters` section of the server configuration: the dead-letter topics written by `kafkaDeadLetterSink` that an
- * agent may read (`topics`), the topics `replay_dead_letters` may write to (`replayTopics`, default: the Kafka
- * `topics` allowlist, or every topic when that is unset — dead-letter topics never), and the most dead letters one
- * replay may re-produce (`maxReplay`, default 100). Needs `kafka`. Replay exists only with `writesEnabled` and needs
- * `kafka` given as options (brokers), not as a ready `KafkaAdmin`.
+ * agent may read (`topics`), the topics `replay_dead_letters` may write to (`replayTopics`), and the most dead letters
+ * one replay may re-produce (`maxReplay`, default 100). Needs `kafka`.
+ *
+ * Replay exists only with `writesEnabled`, needs `kafka` given as options (brokers), not as a ready `KafkaAdmin`, and
+ * writes only to `replayTopics`: without it every replay is refused. There is no fallback to the Kafka `topics`
+ * allowlist, because reading a topic must not imply writing to it. A dead letter's source topic comes from its
+ * `tributary.source.partition` header — data that anyone able to produce to the dead-letter topic can forge — so a
+ * dead letter whose header names a topic outside `replayTopics` is skipped, never written. Dead-letter topics, and the
+ * alerts and alert-rules topics, are never replay targets.
  *
  * @example
  * ```ts
@@ -59,7 +64,10 @@ export const topologiesConfigSchema = z
 export const deadLettersConfigSchema = z.strictObject({
   /** Dead-letter topics an agent may read. Required. */
   topics: z.array(topicName).min(1).max(1_000),
-  /** Topics a replay may write to. Default: the Kafka `topics` allowlist (every non-internal topic when unset). */
+  /**
+   * Topics a replay may write to: the only ones, whatever a dead letter's headers name. Unset: replay is refused.
+   * Must not hold a dead-letter, alerts or alert-rules topic.
+   */
   replayTopics: z.array(topicName).min(1).max(10_000).optional(),
   /** Most dead letters one `replay_dead_letters` call may re-produce. Default 100; at most 10 000. */
   maxReplay: z.number().int().min(1).max(10_000).default(100),
@@ -185,7 +193,7 @@ function deadLetterJson(letter: DeadLetterRead): Record<string, JsonValue> {
 }
 
 /** Parses Prometheus text exposition and keeps the samples labelled with this topology (histograms: sum and count). */
-function topologyMetrics(runtime: Runtime, topology: string): JsonValue {
+function topologyMetrics(runtime: Runtime, topology: string): JsonValue[] | null {
   const expose = (runtime.metrics as { expose?: unknown }).expose;
   if (typeof expose !== 'function') return null;
   const text = String((expose as () => string).call(runtime.metrics));
@@ -208,7 +216,8 @@ function topologyMetrics(runtime: Runtime, topology: string): JsonValue {
   return samples;
 }
 
-function describeStatus(name: string, status: RuntimeStatus, metrics: JsonValue): Record<string, JsonValue> {
+/** A topology's answer without its two lists that can grow without bound (partitions, metric samples). */
+function describeStatus(name: string, status: RuntimeStatus): { base: Record<string, JsonValue>; partitions: JsonValue[] } {
   const ids = new Set<string>([...status.partitions, ...Object.keys(status.polled), ...Object.keys(status.committed), ...Object.keys(status.lag)]);
   const partitions = [...ids].sort().map((partition) => ({
     partition,
@@ -219,30 +228,97 @@ function describeStatus(name: string, status: RuntimeStatus, metrics: JsonValue)
   }));
   const lags = Object.values(status.lag);
   return {
-    name,
-    topology: status.topology,
-    state: status.state,
-    steps: [...status.steps],
-    paused: status.paused,
-    in_flight: status.inFlight,
-    records_polled: status.recordsPolled,
-    dead_letters: status.deadLetters,
-    late: status.late,
-    checkpoints: status.checkpoints,
-    watermark: isoOrNull(status.watermark),
-    lag: { total: lags.length === 0 ? null : lags.reduce((sum, lag) => sum + lag, 0), known: lags.length > 0 },
+    base: {
+      name,
+      topology: status.topology,
+      state: status.state,
+      steps: [...status.steps],
+      paused: status.paused,
+      in_flight: status.inFlight,
+      records_polled: status.recordsPolled,
+      dead_letters: status.deadLetters,
+      late: status.late,
+      checkpoints: status.checkpoints,
+      watermark: isoOrNull(status.watermark),
+      lag: { total: lags.length === 0 ? null : lags.reduce((sum, lag) => sum + lag, 0), known: lags.length > 0 },
+      last_checkpoint: { positions: { ...status.committed } },
+    },
     partitions,
-    last_checkpoint: { positions: { ...status.committed } },
-    metrics,
   };
 }
 
-/** Registers `describe_topology`, `read_dead_letters` and (writes enabled) `replay_dead_letters`. */
+/**
+ * Fits the topologies' partition lists and metric samples into `maxBytes`: the fixed fields first, then each topology in
+ * turn gets an equal share of what is left (partitions before metrics), and what one leaves unused passes to the next.
+ * `last_checkpoint.positions` holds one entry per partition too, so it is cut with the partition list.
+ */
+function fitTopologies(
+  entries: { base: Record<string, JsonValue>; partitions: JsonValue[]; metrics: JsonValue[] | null }[],
+  maxBytes: number,
+): { topologies: Record<string, JsonValue>[]; truncated: boolean } {
+  // The fixed fields with every added field present (lists empty, `truncated: false` as long as `true`), so what is
+  // left for the lists is measured against the answer as it will be written.
+  const bases = entries.map(({ base, partitions, metrics }) => ({
+    ...base,
+    last_checkpoint: { positions: {} },
+    partitions: [],
+    partitions_total: partitions.length,
+    partitions_truncated: false,
+    metrics: metrics === null ? null : [],
+    metrics_total: metrics === null ? null : metrics.length,
+    metrics_truncated: false,
+  }));
+  const envelope = Buffer.byteLength(JSON.stringify({ topologies: [], truncated: false }));
+  const fitted = capItems(bases, Math.floor(maxBytes / 2) - envelope);
+  let left = maxBytes - envelope - Buffer.byteLength(JSON.stringify(fitted.kept)) - 2 * fitted.kept.length;
+  let truncated = fitted.truncated;
+  const topologies = fitted.kept.map((base, index) => {
+    const entry = entries[index]!;
+    const share = Math.max(0, Math.floor(left / (fitted.kept.length - index)));
+    // A partition's entry plus its checkpoint position: count both against the share.
+    const committed = (entry.base['last_checkpoint'] as { positions: Record<string, JsonValue> }).positions;
+    const partitions = capItems(entry.partitions, Math.floor(share / 2));
+    const positions: Record<string, JsonValue> = {};
+    for (const partition of partitions.kept) {
+      const id = (partition as { partition: string }).partition;
+      if (id in committed) positions[id] = committed[id]!;
+    }
+    const positionsSize = Buffer.byteLength(JSON.stringify(positions));
+    const partitionsSize = Buffer.byteLength(JSON.stringify(partitions.kept));
+    const metrics = entry.metrics === null ? null : capItems(entry.metrics, Math.max(0, share - partitionsSize - positionsSize));
+    const metricsSize = metrics === null ? 4 : Buffer.byteLength(JSON.stringify(metrics.kept));
+    left -= partitionsSize + positionsSize + metricsSize;
+    truncated ||= partitions.truncated || (metrics?.truncated ?? false);
+    return {
+      ...base,
+      last_checkpoint: { positions },
+      partitions: partitions.kept,
+      partitions_total: entry.partitions.length,
+      partitions_truncated: partitions.truncated,
+      metrics: metrics === null ? null : metrics.kept,
+      metrics_total: entry.metrics === null ? null : entry.metrics.length,
+      metrics_truncated: metrics?.truncated ?? false,
+    };
+  });
+  return { topologies, truncated };
+}
+
+/** The topics of the `alerts` section: never replay targets, since a replay there would forge alerts or rules. */
+export interface ProtectedAlertTopics {
+  readonly topic: string;
+  readonly rulesTopic?: string | undefined;
+}
+
+/**
+ * Registers `describe_topology`, `read_dead_letters` and (writes enabled) `replay_dead_letters`. `alerts` (the server's
+ * `alerts` section) names topics a replay must never write to.
+ */
 export function registerTopologyTools(
   server: McpServer,
   context: ToolContext,
   topologies: z.output<typeof topologiesConfigSchema> | undefined,
   deadLetters: z.output<typeof deadLettersConfigSchema> | undefined,
+  alerts?: ProtectedAlertTopics,
 ): ToolCleanup {
   if (topologies !== undefined && topologies.length > 0) registerDescribeTopology(server, context, topologies);
   if (deadLetters === undefined) return undefined;
@@ -250,11 +326,25 @@ export function registerTopologyTools(
   if (kafka === undefined) {
     throw new InvalidOptionsError('createTributaryMcpServer', ['deadLetters: needs `kafka` (brokers or a KafkaAdmin) to read dead-letter topics']);
   }
-  registerDeadLetterTools(server, context, kafka, deadLetters);
+  const forbidden = new Map<string, string>();
+  for (const topic of deadLetters.topics) forbidden.set(topic, 'a dead-letter topic');
+  if (alerts !== undefined) {
+    forbidden.set(alerts.topic, 'the alerts topic');
+    if (alerts.rulesTopic !== undefined) forbidden.set(alerts.rulesTopic, 'the alert-rules topic');
+  }
+  const clashes = (deadLetters.replayTopics ?? []).filter((topic) => forbidden.has(topic));
+  if (clashes.length > 0) {
+    throw new InvalidOptionsError(
+      'createTributaryMcpServer',
+      clashes.map((topic) => `deadLetters.replayTopics: ${JSON.stringify(topic)} is ${forbidden.get(topic)!}; a replay must never write there`),
+    );
+  }
+  registerDeadLetterTools(server, context, kafka, deadLetters, new Set(forbidden.keys()));
   return undefined;
 }
 
 function registerDescribeTopology(server: McpServer, context: ToolContext, topologies: z.output<typeof topologiesConfigSchema>): void {
+  const { limits } = context;
   const entries = topologies.map((entry) => (isRuntime(entry) ? { runtime: entry, name: undefined } : entry));
   const named = new Map<string, Runtime>();
   for (const { runtime, name } of entries) {
@@ -288,7 +378,10 @@ function registerDescribeTopology(server: McpServer, context: ToolContext, topol
           selected = [[args.name, runtime]];
         }
         const statuses = selected.map(([name, runtime]) => ({ name, runtime, status: runtime.status() }));
-        const described = statuses.map(({ name, runtime, status }) => describeStatus(name, status, topologyMetrics(runtime, status.topology)));
+        const { topologies: described, truncated } = fitTopologies(
+          statuses.map(({ name, runtime, status }) => ({ ...describeStatus(name, status), metrics: topologyMetrics(runtime, status.topology) })),
+          limits.maxBytes,
+        );
         const summary = statuses
           .map(({ name, status }) => {
             const lags = Object.values(status.lag);
@@ -297,17 +390,27 @@ function registerDescribeTopology(server: McpServer, context: ToolContext, topol
           })
           .join('; ');
         return Promise.resolve(
-          dataResult(`${described.length} topolog${described.length === 1 ? 'y' : 'ies'}. ${summary}.`, 'running topologies', {
-            topologies: described,
-          }),
+          dataResult(
+            `${described.length} topolog${described.length === 1 ? 'y' : 'ies'}${described.length < statuses.length ? ` of ${statuses.length}` : ''}. ${summary}.${truncated ? ' Cut to fit the size cap: see partitions_truncated / metrics_truncated (partitions_total / metrics_total give the full counts); ask for one topology by name for more.' : ''}`,
+            'running topologies',
+            { topologies: described, truncated },
+          ),
         );
       }),
   );
 }
 
-function registerDeadLetterTools(server: McpServer, context: ToolContext, kafka: KafkaAccess, config: z.output<typeof deadLettersConfigSchema>): void {
+function registerDeadLetterTools(
+  server: McpServer,
+  context: ToolContext,
+  kafka: KafkaAccess,
+  config: z.output<typeof deadLettersConfigSchema>,
+  forbidden: ReadonlySet<string>,
+): void {
   const { run, limits } = context;
   const dlqTopics = new Set(config.topics);
+  // Only the explicit replay allowlist, minus what must never be written (checked at registration too).
+  const replayTopics = config.replayTopics?.filter((topic) => !forbidden.has(topic) && !topic.startsWith('__'));
 
   const requireDeadLetterTopic = async (tool: string, topic: string): Promise<void> => {
     // Same answer for "not allowlisted" and "does not exist".
@@ -395,32 +498,38 @@ function registerDeadLetterTools(server: McpServer, context: ToolContext, kafka:
     (args) =>
       run('read_dead_letters', args, async (signal) => {
         const { letters, complete } = await select('read_dead_letters', args, args.limit, signal);
-        const { kept, truncated } = capItems(letters.map(deadLetterJson), limits.maxBytes);
-        const byCode = new Map<string, number>();
+        // Error codes are header text anyone producing to the topic can write: they stay inside the fenced data, and
+        // the summary carries only counts.
+        const byCode = new Map<string | null, number>();
         for (const letter of letters) {
-          const code = letter.headers[HEADERS.errorCode] ?? 'unknown';
+          const code = letter.headers[HEADERS.errorCode] ?? null;
           byCode.set(code, (byCode.get(code) ?? 0) + 1);
         }
-        const codes = [...byCode].map(([code, count]) => `${code} ×${count}`).join(', ');
-        const whole = complete && !truncated;
+        const codeCounts = [...byCode].map(([code, count]) => ({ code, count }));
+        const codes = capItems(codeCounts, Math.floor(limits.maxBytes / 4));
+        const { kept, truncated } = capItems(letters.map(deadLetterJson), limits.maxBytes - Buffer.byteLength(JSON.stringify(codes.kept)));
+        const whole = complete && !truncated && !codes.truncated;
         return dataResult(
-          `${kept.length} dead letter(s) from ${args.topic}${whole ? '' : ' (incomplete: limit, size cap or timeout reached)'}${codes === '' ? '' : `: ${codes}`}.`,
+          `${kept.length} dead letter(s) from ${args.topic}${whole ? '' : ' (incomplete: limit, size cap or timeout reached)'}; ${byCode.size} distinct error code(s), listed in by_error_code.`,
           `dead-letter topic ${args.topic}`,
-          { topic: args.topic, dead_letters: kept, complete: whole },
+          { topic: args.topic, dead_letters: kept, by_error_code: codes.kept, complete: whole },
         );
       }),
   );
 
   if (!context.writesEnabled) return;
 
+  const replayList = replayTopics === undefined || replayTopics.length === 0 ? 'none (deadLetters.replayTopics is not configured)' : replayTopics.join(', ');
+
   server.registerTool(
     'replay_dead_letters',
     {
       description:
         'Re-produces selected dead letters (original key, payload and headers) to their source topic, or to target_topic, ' +
-        `with header ${REPLAY_HEADERS.replayedFrom}=<dlq topic>:<partition>:<offset>. dry_run (default true) only reports ` +
-        `what would be replayed. Refuses selections of more than max_records (at most ${config.maxReplay}). Dead letters ` +
-        'that already failed after a replay are skipped unless include_replayed is true.',
+        `with header ${REPLAY_HEADERS.replayedFrom}=<dlq topic>:<partition>:<offset>. Writes only to the configured replay ` +
+        `topics (${replayList}); a dead letter whose source topic is not one of them is skipped. dry_run (default true) ` +
+        `only reports what would be replayed and to which topics. Refuses selections of more than max_records (at most ` +
+        `${config.maxReplay}). Dead letters that already failed after a replay are skipped unless include_replayed is true.`,
       inputSchema: {
         ...selection,
         max_records: z
@@ -430,7 +539,7 @@ function registerDeadLetterTools(server: McpServer, context: ToolContext, kafka:
           .max(config.maxReplay)
           .default(Math.min(10, config.maxReplay))
           .describe(`Most dead letters to replay; a selection with more is refused, not cut. At most ${config.maxReplay}. Default ${Math.min(10, config.maxReplay)}.`),
-        target_topic: topicName.optional().describe('Topic to write to instead of each dead letter\'s source topic. Must be a topic replay may write to.'),
+        target_topic: topicName.optional().describe(`Topic to write to instead of each dead letter's source topic: one of the replay topics (${replayList}).`),
         dry_run: z.boolean().default(true).describe('Only report what would be replayed (default true). Set false to write.'),
         include_replayed: z.boolean().default(false).describe('Also replay dead letters that failed again after an earlier replay. Default false.'),
       },
@@ -440,10 +549,28 @@ function registerDeadLetterTools(server: McpServer, context: ToolContext, kafka:
       run('replay_dead_letters', args, async (signal) => {
         const tool = 'replay_dead_letters';
         const options = kafka.options;
+        if (replayTopics === undefined || replayTopics.length === 0) {
+          throw new ToolError(
+            'REPLAY_UNAVAILABLE',
+            'replay_dead_letters writes only to explicitly allowlisted topics, and none is configured: the operator must set deadLetters.replayTopics (the topics replays may write to). Nothing was replayed.',
+            { tool },
+          );
+        }
         if (options === undefined) {
           throw new ToolError(
             'REPLAY_UNAVAILABLE',
             'replay_dead_letters needs Kafka connection options: configure `kafka` as options ({ brokers: [...] }) instead of a ready KafkaAdmin, so the server can open a producer.',
+            { tool },
+          );
+        }
+        const admin = await kafka.admin();
+        const existing = new Set(await admin.listTopics());
+        // A target must be allowlisted for replay and exist; the same answer for both, as for every allowlist.
+        const writable = (topic: string): boolean => replayTopics.includes(topic) && existing.has(topic);
+        if (args.target_topic !== undefined && !writable(args.target_topic)) {
+          throw new ToolError(
+            'TARGET_NOT_ALLOWED',
+            `target_topic ${JSON.stringify(args.target_topic)} is not a topic replay may write to. Replay topics: ${replayTopics.map((t) => JSON.stringify(t)).join(', ')}. Nothing was replayed.`,
             { tool },
           );
         }
@@ -462,20 +589,11 @@ function registerDeadLetterTools(server: McpServer, context: ToolContext, kafka:
             { tool },
           );
         }
-        const admin = await kafka.admin();
-        const existing = new Set(await admin.listTopics());
-        const allowed = config.replayTopics ?? kafka.topics;
-        const writable = (topic: string): boolean => existing.has(topic) && !dlqTopics.has(topic) && (allowed === undefined || allowed.includes(topic));
         const partitionCounts = new Map<string, number>();
         const plan: { letter: DeadLetterRead; target: string; partition: number | undefined; from: string }[] = [];
         const skipped: JsonValue[] = [];
         for (const letter of letters) {
           const from = `${letter.topic}:${letter.partition}:${letter.offset}`;
-          const target = args.target_topic ?? letter.source?.topic;
-          if (target === undefined) {
-            skipped.push({ dead_letter: from, reason: `no ${HEADERS.sourcePartition} header: not written by kafkaDeadLetterSink; give target_topic to replay it` });
-            continue;
-          }
           const previous = letter.headers[REPLAY_HEADERS.replayedFrom];
           if (previous !== undefined && !args.include_replayed) {
             skipped.push({ dead_letter: from, reason: `failed again after a replay of ${previous}; set include_replayed to replay it again` });
@@ -485,12 +603,23 @@ function registerDeadLetterTools(server: McpServer, context: ToolContext, kafka:
             skipped.push({ dead_letter: from, reason: 'no payload (null value): replaying it would write a tombstone' });
             continue;
           }
-          if (!writable(target)) {
-            throw new ToolError(
-              'TARGET_NOT_ALLOWED',
-              `Dead letter ${from} would be replayed to ${JSON.stringify(target)}, which is not a topic replay may write to (it must exist, be allowlisted and not be a dead-letter topic). Nothing was replayed.`,
-              { tool },
-            );
+          let target = args.target_topic;
+          if (target === undefined) {
+            // The source topic is header text: it is only a candidate, written to only when the operator allowlisted it.
+            const named = letter.source?.topic;
+            if (named === undefined) {
+              skipped.push({ dead_letter: from, reason: `no ${HEADERS.sourcePartition} header: not written by kafkaDeadLetterSink; give target_topic to replay it` });
+              continue;
+            }
+            if (!writable(named)) {
+              skipped.push({
+                dead_letter: from,
+                reason: `its ${HEADERS.sourcePartition} header names a topic that is not a replay topic (${replayTopics.join(', ')}); give target_topic to replay it to one of those`,
+                header_topic: named,
+              });
+              continue;
+            }
+            target = named;
           }
           let count = partitionCounts.get(target);
           if (count === undefined) {
@@ -509,12 +638,19 @@ function registerDeadLetterTools(server: McpServer, context: ToolContext, kafka:
           error_code: letter.headers[HEADERS.errorCode] ?? null,
           source: letter.source === undefined ? null : `${letter.source.topic}:${letter.source.partition}@${letter.sourceOffset ?? '?'}`,
         }));
+        const perTarget = new Map<string, number>();
+        for (const { target } of plan) perTarget.set(target, (perTarget.get(target) ?? 0) + 1);
+        // Every target passed the allowlist, so naming them outside the fence repeats configuration, not data.
+        const targets = [...perTarget].map(([topic, records]) => ({ topic, records }));
+        const targetText = targets.length === 0 ? '' : ` to ${targets.map((t) => `${t.topic} (${t.records})`).join(', ')}`;
+        const half = Math.floor(limits.maxBytes / 2);
+        const cappedSkipped = capItems(skipped, half);
         if (args.dry_run || plan.length === 0) {
-          const { kept, truncated } = capItems(planned, limits.maxBytes);
+          const { kept, truncated } = capItems(planned, half);
           return dataResult(
-            `${args.dry_run ? 'Dry run: would replay' : 'Replayed'} ${plan.length} dead letter(s) from ${args.topic}; ${skipped.length} skipped.${args.dry_run ? ' Call again with dry_run: false to write.' : ''}`,
+            `${args.dry_run ? 'Dry run: would replay' : 'Replayed'} ${plan.length} dead letter(s) from ${args.topic}${targetText}; ${skipped.length} skipped.${args.dry_run && plan.length > 0 ? ' Call again with dry_run: false to write.' : ''}`,
             `dead-letter topic ${args.topic}`,
-            { dry_run: args.dry_run, replayed: 0, would_replay: kept, skipped, truncated },
+            { dry_run: args.dry_run, replayed: 0, targets, would_replay: kept, skipped: cappedSkipped.kept, skipped_count: skipped.length, truncated: truncated || cappedSkipped.truncated },
           );
         }
         const replayedAt = String(Date.now());
@@ -552,13 +688,15 @@ function registerDeadLetterTools(server: McpServer, context: ToolContext, kafka:
         } finally {
           await sink.close();
         }
-        const { kept, truncated } = capItems(planned, limits.maxBytes);
-        return dataResult(`Replayed ${sink.sent} dead letter(s) from ${args.topic}; ${skipped.length} skipped.`, `dead-letter topic ${args.topic}`, {
+        const { kept, truncated } = capItems(planned, half);
+        return dataResult(`Replayed ${sink.sent} dead letter(s) from ${args.topic}${targetText}; ${skipped.length} skipped.`, `dead-letter topic ${args.topic}`, {
           dry_run: false,
           replayed: sink.sent,
+          targets,
           records: kept,
-          skipped,
-          truncated,
+          skipped: cappedSkipped.kept,
+          skipped_count: skipped.length,
+          truncated: truncated || cappedSkipped.truncated,
         });
       }),
   );
