@@ -100,6 +100,29 @@ describe('create_chart: registration', () => {
   });
 });
 
+describe('create_chart: column names (review L1)', () => {
+  it('charts SQL aliases holding quotes, a backslash before a quote, dots and brackets, titled with the names as given', async () => {
+    const client = await connect({});
+    const region = `customer's "region".a[0]\\"x`;
+    const total = `a"b'c.d[0]\\e`;
+    const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+    for (const type of ['bar', 'scatter', 'pie'] as const) {
+      const fields = type === 'pie' ? { theta: total, color: region } : { x: region, y: total };
+      const result = await call(client, {
+        type,
+        sql: `SELECT region AS ${quote(region)}, sum(amount) AS ${quote(total)} FROM ${ns}.sales GROUP BY region ORDER BY region`,
+        ...fields,
+      });
+      const { data, png } = ok(result);
+      const values = data['spec']!['data']!['values'] as unknown as Record<string, unknown>[];
+      expect(values).toHaveLength(4);
+      expect(Object.keys(values[0]!).every((key) => /^[A-Za-z][A-Za-z0-9_]*$/.test(key))).toBe(true);
+      expect(data['spec']!['usermeta']!['fields']).toEqual({ [Object.keys(values[0]!)[0]!]: region, [Object.keys(values[0]!)[1]!]: total });
+      expect(pngStats(png).colours).toBeGreaterThan(20);
+    }
+  });
+});
+
 describe('create_chart: from SQL', () => {
   it('charts a query result: the spec holds the query rows, and a valid PNG of the asked size is attached', async () => {
     const client = await connect({});

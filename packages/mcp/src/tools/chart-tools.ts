@@ -2,7 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { sqlEngine } from '@tributary/sql';
-import type { AsOf, SqlEngine } from '@tributary/sql';
+import type { AsOf, SqlEngine, SqlResult } from '@tributary/sql';
 import { ToolError } from '../errors.js';
 import { READ_ONLY_TOOL } from '../server/tool-context.js';
 import type { ToolCleanup, ToolContext } from '../server/tool-context.js';
@@ -88,17 +88,9 @@ export function registerChartTools(server: McpServer, context: ToolContext): Too
   if (lakehouse === undefined) return undefined;
   const { run, limits } = context;
   const maxRows = Math.min(limits.maxRows, MAX_CHART_ROWS);
-  let engine: SqlEngine | undefined;
-  let engineTables: string | undefined;
-  const engineFor = (tables: string[]): SqlEngine => {
-    const key = tables.join('\n');
-    if (engine === undefined || engineTables !== key) {
-      engine?.close();
-      engine = sqlEngine({ catalog: lakehouse.catalog, tables, maxRows, timeoutMs: limits.timeoutMs });
-      engineTables = key;
-    }
-    return engine;
-  };
+  // One engine per call (review L2), as in quality-tools.ts: replacing a shared engine when the table list changed
+  // closed it under calls still using it. Creating one costs about 0.1 ms (its queries open their own sandboxes).
+  const live = new Set<SqlEngine>();
 
   server.registerTool(
     TOOL,
@@ -135,11 +127,19 @@ export function registerChartTools(server: McpServer, context: ToolContext): Too
           let asOf: AsOf | undefined;
           if (args.as_of_snapshot_id !== undefined) asOf = { snapshotId: args.as_of_snapshot_id };
           if (args.as_of_timestamp !== undefined) asOf = { timestampMs: toMs(args.as_of_timestamp) };
-          const result = await engineFor(tables).query(args.sql, {
-            signal,
-            ...(asOf === undefined ? {} : { asOf }),
-            ...(args.params === undefined ? {} : { params: args.params }),
-          });
+          const engine = sqlEngine({ catalog: lakehouse.catalog, tables, maxRows, timeoutMs: limits.timeoutMs });
+          live.add(engine);
+          let result: SqlResult;
+          try {
+            result = await engine.query(args.sql, {
+              signal,
+              ...(asOf === undefined ? {} : { asOf }),
+              ...(args.params === undefined ? {} : { params: args.params }),
+            });
+          } finally {
+            live.delete(engine);
+            engine.close();
+          }
           columns = result.columns.map((column) => ({ name: column.name, type: column.type }));
           rows = result.rows;
           cut = result.truncated;
@@ -172,7 +172,18 @@ export function registerChartTools(server: McpServer, context: ToolContext): Too
           TOOL,
         );
         const { renderChart } = await import('./chart/render-chart.js');
-        const rendered = await renderChart(spec, { scale: args.scale, signal });
+        let rendered: Awaited<ReturnType<typeof renderChart>>;
+        try {
+          rendered = await renderChart(spec, { scale: args.scale, signal });
+        } catch (error) {
+          if (signal.aborted) throw error;
+          // Vega's message may quote column names (data), so it is not repeated here; the spec is valid by construction,
+          // so this is a renderer limit or bug rather than something the agent can fix by rewording.
+          throw new ToolError('CHART_FAILED', `The ${args.type} chart could not be drawn (the renderer refused the spec). Try another chart type, fewer rows or simpler column aliases.`, {
+            tool: TOOL,
+            cause: error,
+          });
+        }
         if (rendered.png.byteLength > MAX_CHART_PNG_BYTES) {
           throw new ToolError(
             'CHART_TOO_LARGE',
@@ -196,5 +207,7 @@ export function registerChartTools(server: McpServer, context: ToolContext): Too
       }),
   );
 
-  return () => engine?.close();
+  return () => {
+    for (const engine of live) engine.close();
+  };
 }
