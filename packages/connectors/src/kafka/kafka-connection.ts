@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { InvalidOptionsError } from '@tributary/core';
 import type { Logger } from '@tributary/core';
 import type * as KafkaJsModule from 'kafkajs';
-import type { ISocketFactory, Kafka, KafkaConfig, SASLOptions } from 'kafkajs';
+import type { AuthenticationProviderArgs, ISocketFactory, Kafka, KafkaConfig, Mechanism, SASLOptions } from 'kafkajs';
 import { ConnectorError } from '../errors.js';
 import { kafkaLogCreator } from './kafka-log-creator.js';
 import type { KafkaLogLevel } from './kafka-log-creator.js';
@@ -234,21 +234,19 @@ export async function createKafkaClient(subject: string, connection: KafkaConnec
   if (connection.sasl?.mechanism === 'plain' && (connection.ssl === undefined || connection.ssl === false)) {
     logger.warn({ subject, brokers: connection.brokers }, 'Kafka SASL PLAIN without TLS (allowSaslPlainWithoutTls: true): the password crosses the network in clear text');
   }
-  let sasl: SASLOptions | undefined;
+  let sasl: SASLOptions | Mechanism | undefined;
   const configured = connection.sasl;
   if (configured?.mechanism === 'oauthbearer') {
     const provider = configured.oauthBearerProvider;
     // Every token handed to kafkajs is remembered so that no log line can carry it.
-    sasl = {
-      mechanism: 'oauthbearer',
-      oauthBearerProvider: async () => {
-        const token = await provider();
-        if (typeof token?.value === 'string' && token.value.length > 0) secrets.add(token.value);
-        return token;
-      },
-    };
+    sasl = oauthBearerMechanism(kafkajs, async () => {
+      const token = await provider();
+      if (typeof token?.value === 'string' && token.value.length > 0) secrets.add(token.value);
+      return token;
+    });
   } else if (configured !== undefined) {
-    sasl = { mechanism: configured.mechanism, username: configured.username, password: configured.password };
+    const options: SASLOptions = { mechanism: configured.mechanism, username: configured.username, password: configured.password };
+    sasl = options;
   }
   const defaultFactory = defaultSocketFactory();
   const config: KafkaConfig = {
@@ -268,6 +266,75 @@ export async function createKafkaClient(subject: string, connection: KafkaConnec
   if (connection.ssl !== undefined && connection.ssl !== false) config.ssl = connection.ssl === true ? true : { ...connection.ssl };
   if (sasl !== undefined) config.sasl = sasl;
   return new kafkajs.Kafka(config);
+}
+
+/**
+ * SASL OAUTHBEARER (RFC 7628) as a kafkajs custom mechanism. kafkajs's built-in OAUTHBEARER authenticator ignores the
+ * broker's answer to the token: a broker that refuses a token does not return an error code but a JSON error challenge
+ * (`{"status":"invalid_token"}`) and waits for the client to acknowledge it, so kafkajs reported success and the
+ * connection then failed on its first request with a misleading "Closed connection" / "No brokers in the broker pool"
+ * (seen against a Kafka 4.3 broker). This one reads the answer: an error challenge is acknowledged (%x01), as the RFC
+ * asks, so that the broker reports its own reason, and authentication fails with a non-retriable
+ * `KafkaJSSASLAuthenticationError`.
+ */
+function oauthBearerMechanism(kafkajs: KafkaJs, provide: () => Promise<{ value: string; extensions?: Record<string, string> }>): Mechanism {
+  const separator = '\u0001';
+  // SaslAuthenticate carries the mechanism's bytes length-prefixed (kafkajs's BYTES encoding), both ways.
+  const bytes = (text: string): Buffer => {
+    const payload = Buffer.from(text, 'utf8');
+    const length = Buffer.alloc(4);
+    length.writeInt32BE(payload.length);
+    return Buffer.concat([length, payload]);
+  };
+  // kafkajs declares its error classes without constructor parameters; they take the message like any Error.
+  const AuthenticationError = kafkajs.KafkaJSSASLAuthenticationError as unknown as new (message: string) => Error;
+  const unwrap = (raw: Buffer): Buffer => (raw.length <= 4 ? Buffer.alloc(0) : raw.subarray(4, 4 + Math.max(0, raw.readInt32BE(0))));
+  return {
+    mechanism: 'oauthbearer',
+    authenticationProvider: ({ host, port, logger, saslAuthenticate }: AuthenticationProviderArgs) => ({
+      authenticate: async () => {
+        const broker = `${host}:${port}`;
+        const token = await provide();
+        if (typeof token?.value !== 'string' || token.value.length === 0) {
+          throw new AuthenticationError('SASL OAUTHBEARER: the oauthBearerProvider returned no token value');
+        }
+        const extensions = Object.entries(token.extensions ?? {}).map(([key, value]) => `${separator}${key}=${value}`);
+        // GS2 header without an authorization identity, then the bearer token and any extensions (RFC 7628 §3.1).
+        const initial = `n,,${separator}auth=Bearer ${token.value}${extensions.join('')}${separator}${separator}`;
+        logger.debug('Authenticate with SASL OAUTHBEARER', { broker });
+        let challenge: string;
+        try {
+          challenge =
+            (await saslAuthenticate<string>({
+              request: { encode: () => bytes(initial) },
+              response: { decode: (raw) => unwrap(raw), parse: (data) => data.toString('utf8') },
+            })) ?? '';
+        } catch (error) {
+          const failure = new AuthenticationError(`SASL OAUTHBEARER authentication failed: ${rootMessage(error)}`);
+          logger.error(failure.message, { broker });
+          throw failure;
+        }
+        if (challenge.length > 0) {
+          let status = 'unknown';
+          try {
+            const parsed = JSON.parse(challenge) as { status?: unknown };
+            if (typeof parsed.status === 'string') status = parsed.status;
+          } catch {
+            // Not the RFC's JSON: the status stays unknown; the raw challenge is not echoed (it is the broker's, not ours, but unbounded).
+          }
+          // The broker answers the acknowledgement with an error code and its own reason.
+          const reason = await saslAuthenticate({ request: { encode: () => bytes(separator) } }).then(
+            () => undefined,
+            (error: unknown) => rootMessage(error),
+          );
+          const failure = new AuthenticationError(`SASL OAUTHBEARER authentication failed: the broker refused the token (status ${status})${reason === undefined || reason === challenge ? "" : `: ${reason}`}`);
+          logger.error(failure.message, { broker });
+          throw failure;
+        }
+        logger.debug('SASL OAUTHBEARER authentication successful', { broker });
+      },
+    }),
+  };
 }
 
 function kafkaJsLogLevel(kafkajs: KafkaJs, level: KafkaLogLevel): number {
@@ -314,6 +381,10 @@ export function rootMessage(error: unknown): string {
   return messages.at(-1) ?? String(error);
 }
 
+function isAuthenticationFailure(error: unknown): boolean {
+  return errorChain(error).some((link) => link.name === 'KafkaJSSASLAuthenticationError' || link.type === 'SASL_AUTHENTICATION_FAILED');
+}
+
 function isConnectionFailure(error: unknown): boolean {
   return errorChain(error).some(
     (link) =>
@@ -337,6 +408,20 @@ export async function connectOrFail(what: string, connection: KafkaConnection, c
   try {
     await connect();
   } catch (error) {
+    const sasl = connection.sasl;
+    if (sasl !== undefined && isAuthenticationFailure(error)) {
+      const mechanism = sasl.mechanism.toUpperCase();
+      const identity = sasl.mechanism === 'oauthbearer' ? 'with the token from oauthBearerProvider' : `as user "${sasl.username}"`;
+      throw toConnectorError(error, {
+        code: 'KAFKA_AUTHENTICATION_FAILED',
+        retriable: false,
+        message:
+          `The Kafka ${what} could not authenticate to ${connection.brokers.join(', ')} with SASL ${mechanism} ${identity}: ${rootMessage(error)}. ` +
+          (sasl.mechanism === 'oauthbearer'
+            ? 'Check that the provider returns a valid, unexpired token the broker accepts.'
+            : `Check the username and password, and that the broker's listener enables ${mechanism} for this user.`),
+      });
+    }
     throw toConnectorError(error, {
       code: isConnectionFailure(error) ? 'KAFKA_UNREACHABLE' : 'KAFKA_CONNECT_FAILED',
       message:

@@ -1,8 +1,9 @@
 /**
- * A private single-node KRaft Kafka broker for tests that must stop, kill or restart a broker: the shared broker on
- * 127.0.0.1:19092 is used by other test files at the same time and is never touched. It runs from the jars the
- * service script installed (`scripts/services/kafka.sh`, `.services/kafka/lib`) with the service's own
- * `server.properties` and `log4j2.properties` templates, on free loopback ports, with its data under a temp dir.
+ * A private single-node KRaft Kafka broker for tests that must stop, kill or restart a broker, or that need a listener
+ * the shared broker does not have (SASL): the shared broker on 127.0.0.1:19092 is used by other test files at the same
+ * time and is never touched. It runs from the jars the service script installed (`scripts/services/kafka.sh`,
+ * `.services/kafka/lib`) with the service's own `server.properties` and `log4j2.properties` templates, on free
+ * loopback ports, with its data under a temp dir.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -24,6 +25,33 @@ export interface PrivateBrokerOptions {
   readonly readyTimeoutMs?: number;
   /** JVM heap limit. Default `-Xmx384m`. */
   readonly maxHeap?: string;
+  /**
+   * Adds a SASL_PLAINTEXT listener on a further free port (see {@link PrivateBroker.saslBrokers}). The PLAINTEXT
+   * listener stays (probes, inter-broker, test fixtures). Default: none.
+   */
+  readonly sasl?: PrivateBrokerSaslOptions;
+}
+
+/** A user of the private broker's SASL listener. */
+export interface PrivateBrokerUser {
+  /** Letters, digits, `.`, `_`, `-` (it goes into a JAAS config and a `--add-scram` argument unquoted). */
+  readonly username: string;
+  /** Same alphabet as `username`. */
+  readonly password: string;
+}
+
+/** The SASL listener of {@link startPrivateBroker}. */
+export interface PrivateBrokerSaslOptions {
+  /**
+   * Users accepted with PLAIN (listed in the listener's PlainLoginModule JAAS config), SCRAM-SHA-256 and SCRAM-SHA-512
+   * (credentials written into the cluster metadata by `kafka-storage format --add-scram`).
+   */
+  readonly users: readonly PrivateBrokerUser[];
+  /**
+   * Also enables OAUTHBEARER with Kafka's built-in unsecured validator: any unsigned JWS (`alg: none`) with `sub`,
+   * `iat` and a future `exp` is accepted, the principal being `sub` (see {@link unsecuredJws}). Default `false`.
+   */
+  readonly oauthBearer?: boolean;
 }
 
 /** A private broker; see {@link startPrivateBroker}. */
@@ -32,6 +60,9 @@ export interface PrivateBroker {
   readonly brokers: readonly string[];
   readonly port: number;
   readonly controllerPort: number;
+  /** `['127.0.0.1:<saslPort>']`, the SASL_PLAINTEXT listener; `undefined` without the `sasl` option. */
+  readonly saslBrokers: readonly string[] | undefined;
+
   /** Temp dir holding the config, the data (`data/`) and the logs (`server.log`, `kafka.out`). */
   readonly dir: string;
   /** Pid of the running JVM, `undefined` when it is not running. */
@@ -67,6 +98,51 @@ async function freePorts(count: number): Promise<number[]> {
     if (free) ports.push(port);
   }
   return ports;
+}
+
+const saslName = /^[A-Za-z0-9._-]+$/;
+
+/** The listener lines appended to the template when a SASL listener is asked for (later keys override earlier ones). */
+function saslListenerConfig(sasl: PrivateBrokerSaslOptions, port: number, controllerPort: number, saslPort: number): string {
+  for (const { username, password } of sasl.users) {
+    if (!saslName.test(username) || !saslName.test(password)) throw new Error(`private broker SASL user ${JSON.stringify(username)}: name and password must match ${saslName}`);
+  }
+  const mechanisms = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', ...(sasl.oauthBearer === true ? ['OAUTHBEARER'] : [])];
+  const plainUsers = sasl.users.map(({ username, password }) => `user_${username}="${password}"`).join(' ');
+  return [
+    '',
+    '# Private test broker: a SASL_PLAINTEXT listener for client authentication tests. Controller and inter-broker',
+    '# traffic stay on the PLAINTEXT loopback listeners. No authorizer: every authenticated principal may do anything.',
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
+    `listener.name.sasl_plaintext.sasl.enabled.mechanisms=${mechanisms.join(',')}`,
+    `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
+    'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    // Without a sasl.server.callback.handler.class the broker validates OAUTHBEARER tokens with
+    // OAuthBearerUnsecuredValidatorCallbackHandler (unsigned JWS); the login module options only matter when the
+    // broker itself is a client on this listener, which it never is here.
+    ...(sasl.oauthBearer === true
+      ? ['listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker";']
+      : []),
+    '',
+  ].join('\n');
+}
+
+/**
+ * An unsigned JWS (`alg: none`) as the broker's unsecured OAUTHBEARER validator accepts it: principal `sub`, issued now,
+ * expiring after `lifetimeMs`.
+ *
+ * @example
+ * ```ts
+ * const source = kafkaSource({ brokers: broker.saslBrokers!, sasl: { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: unsecuredJws('alice') }) }, ... });
+ * ```
+ */
+export function unsecuredJws(sub: string, lifetimeMs = 3_600_000): string {
+  const part = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const now = Date.now() / 1_000;
+  return `${part({ alg: 'none' })}.${part({ sub, iat: Math.floor(now), exp: Math.floor(now + lifetimeMs / 1_000) })}.`;
 }
 
 const java = process.env.JAVA_HOME === undefined ? 'java' : join(process.env.JAVA_HOME, 'bin', 'java');
@@ -114,7 +190,7 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
   const dir = mkdtempSync(join(tmpdir(), 'tributary-private-kafka-'));
   const dataDir = join(dir, 'data');
   mkdirSync(dataDir);
-  const [port, controllerPort] = (await freePorts(2)) as [number, number];
+  const [port, controllerPort, saslPort] = (await freePorts(options.sasl === undefined ? 2 : 3)) as [number, number, number | undefined];
   const config = join(dir, 'server.properties');
   writeFileSync(
     config,
@@ -122,6 +198,7 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
       .replaceAll('@PORT@', String(port))
       .replaceAll('@CONTROLLER_PORT@', String(controllerPort))
       .replaceAll('@DATA_DIR@', dataDir) +
+      (options.sasl === undefined || saslPort === undefined ? '' : saslListenerConfig(options.sasl, port, controllerPort, saslPort)) +
       [
         '',
         '# Private test broker (test/integration/private-broker.ts): after a SIGKILL the restarted broker cannot register',
@@ -140,7 +217,11 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
   // Any fixed id works: the cluster lives only in this temp dir (22 base64url characters, like StorageTool's).
   const clusterId = randomBytes(16).toString('base64url');
   // As scripts/services/kafka.sh formats the shared broker (static quorum from controller.quorum.voters).
-  await runJava([...logging, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config], out);
+  // SCRAM credentials go into the bootstrap metadata records, so they exist before the first client connects.
+  const scram = (options.sasl?.users ?? []).flatMap(({ username, password }) =>
+    ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((mechanism) => ['--add-scram', `${mechanism}=[name=${username},password=${password}]`]),
+  );
+  await runJava([...logging, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', config, ...scram], out);
 
   const logTail = (lines = 30): string => `--- server.log ---\n${tail(join(dir, 'server.log'), lines)}\n--- kafka.out ---\n${tail(out, lines)}`;
 
@@ -161,6 +242,7 @@ export async function startPrivateBroker(options: PrivateBrokerOptions = {}): Pr
     brokers,
     port,
     controllerPort,
+    saslBrokers: saslPort === undefined ? undefined : [`127.0.0.1:${saslPort}`],
     dir,
     get pid() {
       return child?.pid;
