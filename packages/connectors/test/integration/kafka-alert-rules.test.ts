@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Kafka, logLevel } from 'kafkajs';
+import { AssignerProtocol, Kafka, logLevel } from 'kafkajs';
 import type { AlertRule } from '@tributary/core';
 import { kafkaAlertRules } from '../../src/kafka/kafka-alert-rules.js';
 import type { KafkaAlertRules } from '../../src/kafka/kafka-alert-rules.js';
@@ -142,6 +142,73 @@ describe('kafkaAlertRules against Kafka', () => {
     const valid = new Map([...independent].filter(([key]) => expected.some((rule) => rule.id === key)));
     expect(valid).toEqual(byId(restarted.current()));
     expect([...independent.keys()].sort()).toEqual([...expected.map((rule) => rule.id), 'rule-05', 'rule-06', 'rule-08'].sort());
+  });
+
+  it('a consumer that rejoins its group re-reads the topic from its start without applying old records again', async () => {
+    const topic = uniqueName('alert-rules');
+    kit.track('topic', topic);
+    const lines: { level: string; message: string }[] = [];
+    const keep = (level: string) => (_fields: unknown, message: string) => void lines.push({ level, message });
+    const logger = { debug: () => undefined, info: keep('info'), warn: keep('warn'), error: keep('error') };
+    // clientLogLevel 'info' forwards kafkajs's "Consumer has joined the group", which proves the rejoin happened.
+    const rules = kafkaAlertRules({ brokers, topic, retry: fastGroup.retry, catchUpTimeoutMs: 20_000, logger, clientLogLevel: 'info' });
+    stores.push(rules);
+    await rules.start();
+    const rule = (id: string, threshold: number): AlertRule => ({ id, metric: 'revenue', condition: '<', threshold, severity: 'warning' });
+    await rules.put(rule('a', 1));
+    await rules.put(rule('b', 1));
+    await rules.delete('a');
+    await rules.put(rule('b', 2));
+    await kit.produce(topic, [{ key: 'c', value: '{broken', raw: true }]);
+    const brokenWarnings = (): number => lines.filter((line) => line.level === 'warn' && /not JSON/.test(line.message)).length;
+    await waitFor(() => brokenWarnings() === 1, 20_000, () => 'the broken record was read');
+    const settled = rules.current();
+    expect(settled).toEqual([rule('b', 2)]);
+
+    // Every view the store exposes from here on: none may bring back the deleted rule or the replaced threshold.
+    const regressions: string[] = [];
+    const sampler = setInterval(() => {
+      const seen = rules.current();
+      if (seen.some((r) => r.id === 'a' || (r.id === 'b' && r.threshold !== 2))) regressions.push(JSON.stringify(seen));
+    }, 1);
+    const kafka = new Kafka({ clientId: uniqueName('intruder'), brokers, logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      // The store's ephemeral group: the one whose member subscribes to this (unique) topic.
+      const { groups } = await admin.listGroups();
+      const candidates = groups.filter(({ groupId }) => groupId.startsWith('tributary-alert-rules-')).map(({ groupId }) => groupId);
+      const described = await admin.describeGroups(candidates);
+      const group = described.groups.find(({ members }) => members.some(({ memberMetadata }) => AssignerProtocol.MemberMetadata.decode(memberMetadata)?.topics.includes(topic)));
+      expect(group, 'the store consumer group').toBeDefined();
+      const groupId = group!.groupId;
+      const joinsBefore = lines.filter((line) => /Consumer has joined the group/.test(line.message)).length;
+
+      // A second member joins and leaves: the store's consumer rejoins twice, and since its group never commits,
+      // kafkajs fetches the topic from its earliest offset again.
+      const intruder = kafka.consumer({ groupId, sessionTimeout: fastGroup.sessionTimeoutMs, heartbeatInterval: fastGroup.heartbeatIntervalMs, maxWaitTimeInMs: 200 });
+      await intruder.connect();
+      await intruder.subscribe({ topics: [topic] });
+      await intruder.run({ autoCommit: false, eachMessage: () => Promise.resolve() });
+      const members = async (): Promise<{ state: string; count: number }> => {
+        const [state] = (await admin.describeGroups([groupId])).groups;
+        return { state: state?.state ?? 'unknown', count: state?.members.length ?? 0 };
+      };
+      await waitFor(async () => (await members()).count === 2 && (await members()).state === 'Stable', 30_000, () => `the intruder joined ${groupId}`, 100);
+      await intruder.disconnect();
+      await waitFor(async () => (await members()).count === 1 && (await members()).state === 'Stable', 30_000, () => `${groupId} settled with the store alone`, 100);
+      expect(lines.filter((line) => /Consumer has joined the group/.test(line.message)).length).toBeGreaterThan(joinsBefore);
+
+      // Read back after the rejoin: the store has re-read every older record of the partition by now.
+      await rules.put(rule('d', 4));
+      expect(rules.current()).toEqual([rule('b', 2), rule('d', 4)]);
+      // The broken record was re-fetched but not applied again (applying it again would log it again).
+      expect(brokenWarnings()).toBe(1);
+      expect(regressions).toEqual([]);
+    } finally {
+      clearInterval(sampler);
+      await admin.disconnect();
+    }
   });
 
   it('does not alter an existing topic that is not compacted, but warns about it', async () => {
