@@ -54,6 +54,12 @@ const timestamp = z
   .describe('ms since the epoch, or an ISO-8601 date-time with zone.');
 const toMs = (value: number | string): number => (typeof value === 'number' ? value : Date.parse(value));
 const kafkaOffset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** Most partitions one read_topic may name: enough for large topics, and bounds the per-partition report. */
+const MAX_READ_PARTITIONS = 1_000;
+/** Undecodable records listed in a read_topic answer (all are counted). */
+const MAX_UNDECODABLE_LISTED = 20;
+/** The reader gets this share of the tool timeout, so a partial answer comes back rather than TOOL_TIMEOUT. */
+const READER_TIME_SHARE = 0.8;
 /** Per-partition offset ranges `[from, to)`, as agents give them. */
 const offsetRanges = z
   .array(
@@ -64,7 +70,7 @@ const offsetRanges = z
     }),
   )
   .min(1)
-  .max(10_000);
+  .max(MAX_READ_PARTITIONS);
 
 /**
  * Checks per-partition offset ranges (no duplicate partition, `from < to`) and turns them into the
@@ -209,7 +215,7 @@ export function registerKafkaTools(server: McpServer, context: KafkaToolsContext
         topic: topicName,
         from: timestamp.optional().describe('Time read: start (inclusive), ms since the epoch or ISO-8601 date-time with zone. With `to`; not with `offsets`.'),
         to: timestamp.optional().describe('Time read: end (exclusive), ms since the epoch or ISO-8601 date-time with zone. With `from`; not with `offsets`.'),
-        partitions: z.array(z.number().int().min(0).max(100_000)).min(1).max(10_000).optional().describe('Time read: partitions to read. Default: all.'),
+        partitions: z.array(z.number().int().min(0).max(100_000)).min(1).max(MAX_READ_PARTITIONS).optional().describe('Time read: partitions to read. Default: all.'),
         offsets: offsetRanges
           .optional()
           .describe('Offset read: per partition, offsets [from, to) (`to` default: the end of the partition now). Not with from / to. Offsets no longer in the log are reported under `partitions[].missing`.'),
@@ -250,7 +256,7 @@ export function registerKafkaTools(server: McpServer, context: KafkaToolsContext
         const byOffsets = args.offsets === undefined ? undefined : offsetPartitions('read_topic', 'offsets', args.offsets);
         await requireTopic('read_topic', args.topic);
         const admin = await context.admin();
-        const common = { topic: args.topic, limit: args.limit, deserializer: args.decoding === 'string' ? ('string' as const) : ('json' as const), timeoutMs: limits.timeoutMs, signal };
+        const common = { topic: args.topic, limit: args.limit, deserializer: args.decoding === 'string' ? ('string' as const) : ('json' as const), timeoutMs: Math.max(1, Math.floor(limits.timeoutMs * READER_TIME_SHARE)), signal };
         let range: Awaited<ReturnType<KafkaAdminLike['readTopicRange']>>;
         let partitionReport: JsonValue | undefined;
         if (byOffsets === undefined) {
@@ -276,18 +282,24 @@ export function registerKafkaTools(server: McpServer, context: KafkaToolsContext
           value: args.decoding === 'debezium' ? debeziumView(record.value) : toJson(record.value),
           headers: toJson(record.headers),
         }));
-        const { kept, truncated } = capItems(records, limits.maxBytes);
+        // Everything in the answer shares maxBytes: the undecodable sample and the partition report are sized first.
+        const undecodable = range.undecodable.slice(0, MAX_UNDECODABLE_LISTED).map((u) => ({ partition: u.partition, offset: u.offset, error: u.error.slice(0, 200) }));
+        const report = Array.isArray(partitionReport) ? capItems(partitionReport, Math.floor(limits.maxBytes / 4)) : undefined;
+        const overhead = 512 + Buffer.byteLength(JSON.stringify(undecodable)) + (report === undefined ? 0 : Buffer.byteLength(JSON.stringify(report.kept)));
+        const { kept, truncated } = capItems(records, Math.max(0, limits.maxBytes - overhead));
         const data: Record<string, JsonValue> = {
           topic: args.topic,
           records: kept,
-          undecodable: toJson(range.undecodable),
+          undecodable,
+          undecodable_count: range.undecodable.length,
           complete: range.complete && !truncated,
-          ...(partitionReport === undefined ? {} : { partitions: partitionReport }),
+          ...(report === undefined ? {} : { partitions: report.kept, ...(report.truncated ? { partitions_listed: report.kept.length, partitions_read: (partitionReport as JsonValue[]).length } : {}) }),
         };
         const missing = Array.isArray(partitionReport) ? partitionReport.filter((p) => (p as { missing: unknown }).missing !== null).length : 0;
         return dataResult(
           `${kept.length} record(s) from ${args.topic}${data['complete'] === true ? '' : ' (incomplete: limit, size cap or timeout reached)'}; ${range.undecodable.length} undecodable` +
-            `${missing > 0 ? `; ${missing} partition(s) had requested offsets no longer in the log (see partitions[].missing)` : ''}.`,
+            `${missing > 0 ? `; ${missing} partition(s) had requested offsets no longer in the log (see partitions[].missing)` : ''}` +
+            `${report?.truncated === true ? `; the partition report lists ${report.kept.length} of ${(partitionReport as JsonValue[]).length} partitions (size cap)` : ''}.`,
           `Kafka topic ${args.topic}`,
           data,
         );

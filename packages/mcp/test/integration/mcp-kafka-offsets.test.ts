@@ -131,3 +131,98 @@ describe('read_topic by offsets (MCP client, real broker)', () => {
     }
   });
 });
+
+describe('read_topic bounds (MCP client, real broker)', () => {
+  const binary = `mcp-offsets-binary-${suffix}`;
+  const tx = `mcp-offsets-tx-${suffix}`;
+  const wide = `mcp-offsets-wide-${suffix}`;
+  let small: Client;
+  let closeSmall: () => Promise<void>;
+
+  beforeAll(async () => {
+    await admin.createTopics({
+      topics: [binary, tx, wide].map((name) => ({ topic: name, numPartitions: name === wide ? 40 : 1, configEntries: [{ name: 'retention.ms', value: '-1' }] })),
+      waitForLeaders: true,
+    });
+    // 2 000 values that are not JSON.
+    for (let start = 0; start < 2_000; start += 500) {
+      await producer.send({ topic: binary, acks: -1, messages: Array.from({ length: 500 }, (_, i) => ({ key: `b${start + i}`, value: `<binary ${start + i}> ${'x'.repeat(200)}`, partition: 0 })) });
+    }
+    const transactional = kafka.producer({ transactionalId: `mcp-offsets-tx-${suffix}`, idempotent: true, maxInFlightRequests: 1 });
+    await transactional.connect();
+    try {
+      const committed = await transactional.transaction();
+      await committed.send({ topic: tx, messages: [0, 1].map((id) => ({ key: `c${id}`, value: JSON.stringify({ id }), partition: 0 })) });
+      await committed.commit();
+      const aborted = await transactional.transaction();
+      await aborted.send({ topic: tx, messages: [{ key: 'a', value: JSON.stringify({ id: 'aborted' }), partition: 0 }] });
+      await aborted.abort();
+    } finally {
+      await transactional.disconnect();
+    }
+    const server = createTributaryMcpServer({
+      kafka: { brokers: [...services.kafkaBrokers], clientId: `mcp-offsets-small-${suffix}` },
+      topics: [binary, tx, wide],
+      limits: { maxRows: 50, maxBytes: 4_096, timeoutMs: 20_000 },
+    });
+    const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+    await server.connect(serverTransport);
+    small = new Client({ name: 'mcp-offsets-small', version: '1.0.0' });
+    await small.connect(clientTransport);
+    closeSmall = () => server.close();
+  });
+
+  afterAll(async () => {
+    await small?.close();
+    await closeSmall?.();
+    await admin?.deleteTopics({ topics: [binary, tx, wide] }).catch(() => {});
+  });
+
+  const callSmall = async (args: Record<string, unknown>): Promise<CallToolResult> => (await small.callTool({ name: 'read_topic', arguments: args })) as CallToolResult;
+
+  it('counts undecodable records toward limit and keeps them inside the size cap', async () => {
+    const result = await callSmall({ topic: binary, offsets: [{ partition: 0, from: 0 }], limit: 3 });
+    expect(result.isError, textOf(result)).not.toBe(true);
+    const data = result.structuredContent as Record<string, unknown>;
+    expect(data['records']).toEqual([]);
+    expect((data['undecodable'] as { offset: number }[]).map((u) => u.offset)).toEqual([0, 1, 2]);
+    expect(data['undecodable_count']).toBe(3);
+    expect(data['complete']).toBe(false);
+    expect((data['partitions'] as { nextOffset: number }[])[0]?.nextOffset).toBe(3);
+    // Before the fix: all 2 000 undecodable records came back, far beyond maxBytes.
+    expect(Buffer.byteLength(JSON.stringify(data))).toBeLessThanOrEqual(4_096);
+    const byTime = await callSmall({ topic: binary, from: 0, to: Date.now() + 60_000, limit: 50 });
+    const timeData = byTime.structuredContent as Record<string, unknown>;
+    expect(timeData['undecodable_count']).toBe(50);
+    expect(Buffer.byteLength(JSON.stringify(timeData))).toBeLessThanOrEqual(4_096);
+  });
+
+  it('completes on a transactional topic with exactly the committed records', async () => {
+    // Independent: kafkajs says the log ends after 2 records, a commit marker, 1 aborted record and an abort marker.
+    for (let tries = 0; Number((await admin.fetchTopicOffsets(tx))[0]?.high) < 5 && tries < 100; tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(Number((await admin.fetchTopicOffsets(tx))[0]?.high)).toBe(5);
+    const result = await callSmall({ topic: tx, offsets: [{ partition: 0, from: 0 }] });
+    expect(result.isError, textOf(result)).not.toBe(true);
+    const data = result.structuredContent as Record<string, unknown>;
+    expect((data['records'] as { key: string; value: unknown }[]).map((r) => [r.key, r.value])).toEqual([
+      ['c0', { id: 0 }],
+      ['c1', { id: 1 }],
+    ]);
+    expect(data['complete']).toBe(true);
+    expect((data['partitions'] as { nextOffset: number; complete: boolean }[])[0]).toMatchObject({ nextOffset: 5, complete: true });
+  });
+
+  it('keeps the partition report inside the size cap and refuses more than 1000 partitions', async () => {
+    const offsets = Array.from({ length: 40 }, (_, partition) => ({ partition, from: 0 }));
+    const result = await callSmall({ topic: wide, offsets });
+    expect(result.isError, textOf(result)).not.toBe(true);
+    const data = result.structuredContent as Record<string, unknown>;
+    // 40 entries of ~200 bytes would not fit in 4 KiB; before the fix all were returned.
+    expect(Buffer.byteLength(JSON.stringify(data))).toBeLessThanOrEqual(4_096);
+    expect(data['partitions_read']).toBe(40);
+    expect((data['partitions'] as unknown[]).length).toBe(data['partitions_listed']);
+    const tooMany = await callSmall({ topic: wide, offsets: Array.from({ length: 1_001 }, (_, partition) => ({ partition, from: 0 })) });
+    expect(tooMany.isError).toBe(true);
+  });
+});
+
