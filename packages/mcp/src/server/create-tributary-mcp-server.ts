@@ -154,7 +154,7 @@ export function createTributaryMcpServer(config: TributaryMcpConfig): McpServer 
   }
   const context: ToolContext = { run, limits: options.limits, writesEnabled: options.writesEnabled, logger: options.logger, kafka: kafkaAccess, lakehouse };
   cleanups.push(registerRedisTools(server, context, options.redis));
-  cleanups.push(registerTopologyTools(server, context, options.topologies, options.deadLetters));
+  cleanups.push(registerTopologyTools(server, context, options.topologies, options.deadLetters, options.alerts));
   cleanups.push(registerQualityTools(server, context));
   cleanups.push(registerChartTools(server, context));
   cleanups.push(registerAlertTools(server, context, options.alerts));
