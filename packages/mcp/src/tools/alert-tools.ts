@@ -39,12 +39,17 @@ export const alertsConfigSchema = z.strictObject({
 const timestamp = z.union([z.number().int().min(0).max(8.64e15), z.iso.datetime({ offset: true })]);
 const toMs = (value: number | string): number => (typeof value === 'number' ? value : Date.parse(value));
 const DAY_MS = 86_400_000;
-/** Most alert records one read of `list_alerts` scans (per partition) before filtering and ordering: 50 × maxRows, at most this. */
+/**
+ * Most alert records one read of `list_alerts` scans before filtering and ordering, across all partitions (the reader
+ * holds at most 1.5 × this at once): 50 × maxRows, at most this.
+ */
 const MAX_SCAN = 50_000;
 /** Most backward windows one newest-first `list_alerts` call reads when the range is too large to read at once. */
 const MAX_WINDOWS = 32;
 /** Most records of the rules topic read to rebuild the rule set; a compacted rules topic stays far below this. */
 const MAX_RULE_RECORDS = 100_000;
+/** Malformed alert records listed in a `list_alerts` answer (all are counted). */
+const MALFORMED_LISTED = 20;
 
 const severities = ['info', 'warning', 'critical'] as const;
 const ruleId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected 1-64 letters, digits, ".", "_" or "-"');
@@ -154,7 +159,13 @@ export function registerAlertTools(server: McpServer, context: ToolContext, conf
         }
         const filtered = args.severity !== undefined || args.key !== undefined || args.kind !== undefined || args.rule !== undefined || args.metric !== undefined;
         const admin = await kafka.admin();
+        // Only a sample of the malformed records is kept (a topic full of junk must not fill memory), all are counted.
         const malformed: { partition: number; offset: number; error: string }[] = [];
+        let malformedCount = 0;
+        const noteMalformed = (entry: { partition: number; offset: number; error: string }): void => {
+          malformedCount++;
+          if (malformed.length < MALFORMED_LISTED) malformed.push(entry);
+        };
         const matches: { record: StreamRecord<unknown>; alert: Alert }[] = [];
         let scanned = 0;
         // The scan budget follows maxRows, so a server configured for small answers also reads less.
@@ -162,11 +173,15 @@ export function registerAlertTools(server: McpServer, context: ToolContext, conf
         const read = async (start: number, end: number, limit: number): Promise<boolean> => {
           const range = await admin.readTopicRange({ topic: alertsTopic, from: start, to: end, limit, deserializer: 'json', timeoutMs: limits.timeoutMs, signal });
           scanned += range.records.length + range.undecodable.length;
-          for (const u of range.undecodable) malformed.push({ partition: partitionOf(u.partition), offset: u.offset, error: 'not JSON' });
+          for (const u of range.undecodable) noteMalformed({ partition: partitionOf(u.partition), offset: u.offset, error: 'not JSON' });
           for (const record of range.records) {
             const parsed = alertSchema.safeParse(record.value);
             if (!parsed.success) {
-              malformed.push({ partition: partitionOf(record.position.partition), offset: record.position.offset, error: 'not an Alert: ' + parsed.error.issues.map((i) => i.path.join('.') || '(value)').join(', ') });
+              noteMalformed({
+                partition: partitionOf(record.position.partition),
+                offset: record.position.offset,
+                error: 'not an Alert: ' + parsed.error.issues.map((i) => i.path.join('.') || '(value)').join(', '),
+              });
               continue;
             }
             const alert = parsed.data;
@@ -187,18 +202,20 @@ export function registerAlertTools(server: McpServer, context: ToolContext, conf
           // windows small enough to be read whole, until `limit` alerts matched or the range is covered.
           matches.length = 0;
           malformed.length = 0;
+          malformedCount = 0;
           scanned = 0;
           let end = to;
           let partial = false;
           let width = Math.max(1, Math.floor((to - from) / 64));
           for (let reads = 0; end > from && matches.length < args.limit && reads < MAX_WINDOWS && !signal.aborted; reads++) {
             const start = Math.max(from, end - width);
-            const before = { matches: matches.length, malformed: malformed.length, scanned };
+            const before = { matches: matches.length, malformed: malformed.length, malformedCount, scanned };
             if (!(await read(start, end, scanLimit))) {
               if (end - start > 1) {
                 // Too dense: forget this window's partial read and try a quarter of it.
                 matches.length = before.matches;
                 malformed.length = before.malformed;
+                malformedCount = before.malformedCount;
                 scanned = before.scanned;
                 width = Math.max(1, Math.floor((end - start) / 4));
                 continue;
@@ -231,8 +248,8 @@ export function registerAlertTools(server: McpServer, context: ToolContext, conf
           alerts: kept,
           matched: matches.length,
           scanned,
-          malformed: malformed.slice(0, 20),
-          malformedCount: malformed.length,
+          malformed,
+          malformedCount,
           complete: scannedAll && !more && !truncated,
         };
         let summary = `${kept.length} alert(s) from ${alertsTopic} between ${data['from'] as string} and ${data['to'] as string}, ${args.order.replace('_', ' ')}`;
@@ -243,9 +260,9 @@ export function registerAlertTools(server: McpServer, context: ToolContext, conf
           summary +=
             args.order === 'oldest_first' && !filtered
               ? ' More alerts follow in the range (cut by limit).'
-              : ` Only part of the range was read (more than ${scanLimit} records per partition, or the time limit): narrow from/to for a complete answer.`;
+              : ` Only part of the range was read (more than ${scanLimit} records, or the time limit): narrow from/to for a complete answer.`;
         }
-        if (malformed.length > 0) summary += ` ${malformed.length} record(s) were not alerts and were skipped.`;
+        if (malformedCount > 0) summary += ` ${malformedCount} record(s) were not alerts and were skipped.`;
         return dataResult(summary, `Kafka topic ${alertsTopic}`, data);
       }),
   );
@@ -290,6 +307,17 @@ export function registerAlertTools(server: McpServer, context: ToolContext, conf
     );
   }
   let store: Promise<KafkaAlertRules> | undefined;
+  /**
+   * Rule changes of this server run one at a time, so the exists-check and the write of one call cannot interleave with
+   * another's (`put` / `delete` resolve once the change is read back, so the next check sees it). Across servers
+   * writing the same rules topic there is no lock: the last write of an id wins.
+   */
+  let ruleWrites: Promise<unknown> = Promise.resolve();
+  const serialised = <T>(change: () => Promise<T>): Promise<T> => {
+    const result = ruleWrites.then(change, change);
+    ruleWrites = result.catch(() => undefined);
+    return result;
+  };
   const rulesStore = (tool: string): Promise<KafkaAlertRules> => {
     const options = kafka.options;
     if (options === undefined) {
@@ -328,7 +356,8 @@ export function registerAlertTools(server: McpServer, context: ToolContext, conf
       description:
         'Creates a threshold alert rule in the rules topic (topologies using these rules pick it up while running): ' +
         'alerts fire when the windowed aggregate `metric` compares to `threshold` as `condition` says. Refused when a ' +
-        'rule with the id exists, unless replace is true.',
+        'rule with the id exists, unless replace is true. Changes through this server are applied one at a time; servers ' +
+        'sharing the rules topic are not coordinated (the last write of an id wins).',
       inputSchema: { ...ruleShape, replace: z.boolean().default(false).describe('Replace an existing rule with the same id. Default false.') },
       annotations: { ...WRITE_TOOLS, destructiveHint: false, idempotentHint: false },
     },
@@ -337,13 +366,15 @@ export function registerAlertTools(server: McpServer, context: ToolContext, conf
         const { replace, ...fields } = args;
         const rule = toRule(ruleSchema.parse(fields));
         const rules = await rulesStore('create_alert_rule');
-        const existing = rules.current().find((known) => known.id === rule.id);
-        if (existing !== undefined && !replace) {
-          throw new ToolError('RULE_EXISTS', `A rule with id ${JSON.stringify(rule.id)} already exists. Call again with replace: true to replace it, or choose another id.`, {
-            tool: 'create_alert_rule',
-          });
-        }
-        const stored = await rules.put(rule);
+        const { existing, stored } = await serialised(async () => {
+          const found = rules.current().find((known) => known.id === rule.id);
+          if (found !== undefined && !replace) {
+            throw new ToolError('RULE_EXISTS', `A rule with id ${JSON.stringify(rule.id)} already exists. Call again with replace: true to replace it, or choose another id.`, {
+              tool: 'create_alert_rule',
+            });
+          }
+          return { existing: found, stored: await rules.put(rule) };
+        });
         return dataResult(`Rule ${stored.id} ${existing === undefined ? 'created' : 'replaced'} in ${rulesTopic}.`, `Kafka topic ${rulesTopic}`, {
           topic: rulesTopic,
           action: existing === undefined ? 'created' : 'replaced',
@@ -363,11 +394,14 @@ export function registerAlertTools(server: McpServer, context: ToolContext, conf
     (args) =>
       run('delete_alert_rule', args, async () => {
         const rules = await rulesStore('delete_alert_rule');
-        const existing = rules.current().find((known) => known.id === args.id);
-        if (existing === undefined) {
-          throw new ToolError('UNKNOWN_RULE', `There is no rule with id ${JSON.stringify(args.id)}. Call list_alert_rules for the existing rules.`, { tool: 'delete_alert_rule' });
-        }
-        await rules.delete(args.id);
+        const existing = await serialised(async () => {
+          const found = rules.current().find((known) => known.id === args.id);
+          if (found === undefined) {
+            throw new ToolError('UNKNOWN_RULE', `There is no rule with id ${JSON.stringify(args.id)}. Call list_alert_rules for the existing rules.`, { tool: 'delete_alert_rule' });
+          }
+          await rules.delete(args.id);
+          return found;
+        });
         return dataResult(`Rule ${args.id} deleted from ${rulesTopic}.`, `Kafka topic ${rulesTopic}`, { topic: rulesTopic, action: 'deleted', rule: toJson(existing) });
       }),
   );

@@ -228,6 +228,26 @@ describe('alert tools against Kafka (SDK client, in-memory transport)', () => {
     }
   });
 
+  it('two concurrent create_alert_rule calls with the same id: one creates, the other is refused with RULE_EXISTS', async () => {
+    const client = await connect({ writesEnabled: true });
+    const id = uniqueName('race');
+    const first = { id, metric: 'revenue', condition: '>', threshold: 1, severity: 'info' } as const;
+    const second = { ...first, threshold: 2 };
+    const results = await Promise.all([call(client, 'create_alert_rule', { ...first }), call(client, 'create_alert_rule', { ...second })]);
+    // Before the fix both checked, both wrote and both said "created"; the second silently replaced the first.
+    const created = results.filter((result) => result.isError !== true);
+    const refused = results.filter((result) => result.isError === true);
+    expect(created).toHaveLength(1);
+    expect(refused.map(text)).toEqual([expect.stringMatching(/RULE_EXISTS/)]);
+    // Independent read of the topic: the rule stored is the one whose call reported "created".
+    const winner = data(created[0]!)['rule'] as AlertRule;
+    expect((await rulesWithKafkaJs())[id]).toEqual(winner);
+    // Concurrent deletes: one deletes, the other says the rule is unknown.
+    const deletes = await Promise.all([call(client, 'delete_alert_rule', { id }), call(client, 'delete_alert_rule', { id })]);
+    expect(deletes.filter((result) => result.isError !== true)).toHaveLength(1);
+    expect(deletes.filter((result) => result.isError === true).map(text)).toEqual([expect.stringMatching(/UNKNOWN_RULE/)]);
+  });
+
   it('a server without writesEnabled does not list the rule-changing tools, and calling them fails', async () => {
     const client = await connect({});
     const tools = (await client.listTools()).tools.map((tool) => tool.name);
