@@ -371,8 +371,11 @@ interface Inspected {
   readonly entry: KeyEntry;
   readonly type: string;
   readonly length: number;
-  /** Bytes the value takes: STRLEN for strings, `MEMORY USAGE` (at least the payload) for collections. */
-  readonly size: number;
+  /**
+   * Bytes the value takes: STRLEN for strings, `MEMORY USAGE` (at least the payload) for collections; undefined when
+   * Redis refused MEMORY USAGE.
+   */
+  readonly size: number | undefined;
 }
 
 async function inspectKey(redis: ReadOnlyRedis, key: string): Promise<Inspected> {
@@ -384,33 +387,49 @@ async function inspectKey(redis: ReadOnlyRedis, key: string): Promise<Inspected>
   entry['length'] = length;
   if (type === 'string') return { entry, type, length, size: length };
   // Exact for keys small enough to walk; Redis's sampled estimate beyond (see the paging caveat in readPages).
-  const size = Number((await redis.read('MEMORY', 'USAGE', key, 'SAMPLES', length <= EXACT_SIZE_MAX ? 0 : 5)) ?? 0);
-  entry['size_bytes'] = size;
+  const size = await redis.read('MEMORY', 'USAGE', key, 'SAMPLES', length <= EXACT_SIZE_MAX ? 0 : 5).then(
+    (reply) => Number(reply ?? 0),
+    (error: unknown) => {
+      if (/^WRONGTYPE/.test(messageOf(error))) throw error;
+      // MEMORY USAGE denied (an ACL without it, a managed Redis): sizes are learnt while reading, see readPages.
+      return undefined;
+    },
+  );
+  if (size !== undefined) entry['size_bytes'] = size;
   return { entry, type, length, size };
 }
 
 /**
- * Reads up to `want` members in pages, each sized so that members of the key's average size (`MEMORY USAGE` over
- * the length, which overstates the payload) fit in what is left of the byte budget, and stops when it is spent.
- * When the whole key fits in the budget no read can exceed it; when it does not, a page of members much larger than
- * the average can overshoot by at most that page (Redis has no per-member size for lists, sets, sorted sets or
- * streams that a read-only client may ask for).
+ * Reads up to `want` members in pages, each sized so that members of the average size seen so far fit in what is left
+ * of the byte budget, and stops when it is spent. The average is the larger of `MEMORY USAGE` over the length (which
+ * overstates the payload) and the bytes per member of the pages already read; with no `MEMORY USAGE` the first page
+ * is one member. When the whole key fits in the budget no read can exceed it; when it does not, a page of members much
+ * larger than the average can overshoot by at most that page (Redis has no per-member size for lists, sets, sorted
+ * sets or streams that a read-only client may ask for).
  */
 async function readPages<T>(
   budget: ReadSpec['budget'],
-  average: number,
+  average: number | undefined,
   want: number,
   readPage: (count: number) => Promise<{ items: T[]; bytes: number; done: boolean }>,
 ): Promise<T[]> {
   const out: T[] = [];
+  let bytesRead = 0;
   while (out.length < want) {
-    const count = Math.min(want - out.length, PAGE_MAX, Math.floor(budget.remaining / Math.max(1, average)));
+    if (budget.remaining <= 0) {
+      budget.cut = true;
+      break;
+    }
+    const seen = out.length > 0 ? bytesRead / out.length : 0;
+    const perMember = average === undefined && out.length === 0 ? budget.remaining : Math.max(1, average ?? 0, seen);
+    const count = Math.min(want - out.length, PAGE_MAX, Math.floor(budget.remaining / perMember));
     if (count <= 0) {
       budget.cut = true;
       break;
     }
     const page = await readPage(count);
     budget.remaining -= page.bytes;
+    bytesRead += page.bytes;
     out.push(...page.items);
     if (page.done) break;
   }
@@ -470,7 +489,7 @@ async function readValue(redis: ReadOnlyRedis, inspected: Inspected, spec: ReadS
   const key = entry['key'] as string;
   const { limit, budget } = spec;
   // Average member size; `size` counts Redis's own overhead too, so this errs on the large side.
-  const average = size / Math.max(1, length);
+  const average = size === undefined ? undefined : size / Math.max(1, length);
   switch (type) {
     case 'none':
       return entry;
@@ -504,7 +523,7 @@ async function readValue(redis: ReadOnlyRedis, inspected: Inspected, spec: ReadS
         entry['truncated'] = Object.keys(value).length < spec.fields.length;
         return entry;
       }
-      if (size <= budget.remaining) {
+      if (size !== undefined && size <= budget.remaining) {
         // The whole hash fits in what is left: its values can be read directly.
         let fields: [string, string][];
         if (length <= limit) {
@@ -590,7 +609,7 @@ async function readValue(redis: ReadOnlyRedis, inspected: Inspected, spec: ReadS
   }
 }
 
-async function readSortedSet(redis: ReadOnlyRedis, key: string, entry: KeyEntry, spec: ReadSpec, average: number): Promise<KeyEntry> {
+async function readSortedSet(redis: ReadOnlyRedis, key: string, entry: KeyEntry, spec: ReadSpec, average: number | undefined): Promise<KeyEntry> {
   const { limit, reverse, budget } = spec;
   const length = Number(entry['length']);
   const members = (reply: unknown): JsonValue[] => pairs(reply).map(([member, score]) => ({ member, score: scoreJson(score) }));

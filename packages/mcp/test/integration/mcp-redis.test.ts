@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTributaryMcpServer } from '../../src/index.js';
 import type { TributaryMcpConfig } from '../../src/index.js';
 import { REDIS_READ_COMMANDS } from '../../src/tools/redis-tools.js';
+import type { RedisClientLike } from '../../src/tools/redis-tools.js';
 import { services } from '../../../../test/support/services.js';
 
 const base = `mcp-it:${randomUUID()}:`;
@@ -411,6 +412,38 @@ describe('redis_lookup against real Redis', () => {
       expect(named.value).toEqual({ tiny: 'ok', nope: null });
       expect(named.too_large).toEqual([{ field: 'huge', bytes: 300 * 1024 }]);
       expect(named.truncated).toBe(true);
+    } finally {
+      await client.quit();
+    }
+  });
+
+  it('still bounds what it reads when Redis refuses MEMORY USAGE (sizes learnt from the pages read)', async () => {
+    const list = key('no-memory:list');
+    const hash = key('no-memory:hash');
+    const items = Array.from({ length: 200 }, (_, i) => `${String(i).padStart(3, '0')}:${'q'.repeat(96)}`);
+    await seed.rpush(list, ...items);
+    await seed.hset(hash, 'huge', 'h'.repeat(512 * 1024), 'tiny', 't');
+    const { client, received } = await countingClient();
+    const denied: RedisClientLike = {
+      call: (command: string, ...args: unknown[]) =>
+        command.toUpperCase() === 'MEMORY' ? Promise.reject(new Error("NOPERM User has no permissions to run the 'memory|usage' command")) : client.call(command, ...(args as string[])),
+      callBuffer: client.callBuffer.bind(client),
+    };
+    try {
+      const maxBytes = 4 * 1024;
+      const wired = await connect({ redis: { client: denied, keyPrefixes: [allowed] }, limits: { maxBytes } });
+      const before = received();
+      const data = answer(await wired.call({ keys: [list, hash], limit: 1_000 }));
+      const bytes = received() - before;
+      const listEntry = byKey(data, list);
+      expect(listEntry).toMatchObject({ type: 'list', length: 200, truncated: true });
+      expect((listEntry as unknown as Record<string, unknown>)['size_bytes']).toBeUndefined();
+      const values = listEntry.value as string[];
+      expect(values.length).toBeGreaterThan(0);
+      expect(values).toEqual(items.slice(0, values.length));
+      expect(byKey(data, hash)).toMatchObject({ type: 'hash', length: 2, truncated: true });
+      // 20 KiB of list and 512 KiB of hash; the list's first page is one member, later pages sized from it.
+      expect(bytes).toBeLessThanOrEqual(maxBytes + 4_096);
     } finally {
       await client.quit();
     }
