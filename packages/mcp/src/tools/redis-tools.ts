@@ -774,7 +774,9 @@ export function registerRedisTools(server: McpServer, context: ToolContext, conf
         'Reads keys of the Redis hot store by exact key (up to 100) or by a glob pattern that starts with an allowed ' +
         `literal prefix (${allowedList(prefixes)}); never a pattern that would scan all keys. For each key: type, TTL ` +
         'and value by type — string (with json when it holds a JSON object or array), hash (all or selected fields), ' +
-        'sorted set (by score range or rank range, with scores), list, set, stream — capped in members and bytes.',
+        'sorted set (by score range or rank range, with scores), list, set, stream — capped in members and bytes. A value ' +
+        'too big for the byte cap is cut (hash fields that do not fit are listed in too_large with their size); every key ' +
+        'is still listed with its type, TTL, length and size_bytes, marked truncated.',
       inputSchema: {
         keys: z.array(key).min(1).max(100).optional().describe(`Exact keys to read (1 to 100), each starting with an allowed prefix. Give keys or pattern.`),
         pattern: z
