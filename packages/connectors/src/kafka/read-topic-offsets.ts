@@ -268,7 +268,8 @@ export async function readPartitionSpans<V>(
       if (plan !== undefined) plan.cut = true;
     }
     entries = entries.slice(0, limit);
-    threshold = entries.at(-1);
+    // Only a full buffer excludes anything: with fewer than `limit` entries every later message may still be returned.
+    threshold = entries.length >= limit ? entries.at(-1) : undefined;
     for (const plan of plans.values()) {
       if (!plan.done && beyondThreshold(plan)) {
         plan.cut = true;
