@@ -164,7 +164,7 @@ describe('KafkaAdmin.readTopicOffsets', () => {
   it('applies limit across partitions while reading: holds about limit records, not limit per partition', async () => {
     const wide = uniqueName('read-offsets-wide');
     await kit.createTopic(wide, 6);
-    const messages = Array.from({ length: 6 * 150 }, (_, id) => ({ key: `k${id}`, partition: id % 6, value: { id } }));
+    const messages = Array.from({ length: 6 * 150 }, (_, id) => ({ key: `k${id}`, partition: id % 6, value: { id }, timestamp: base + id * 10 }));
     await kit.produce(wide, messages);
     const kafka = new Kafka({ clientId: uniqueName('spans'), brokers, logLevel: logLevel.NOTHING });
     const connection = { brokers, retry: { retries: 3, initialRetryTimeMs: 100, maxRetryTimeMs: 1_000 } } as unknown as KafkaConnection;
@@ -197,9 +197,10 @@ describe('KafkaAdmin.readTopicOffsets', () => {
       [1, 10, 150, true],
       [4, 20, 20, false],
     ]);
-    // By time: the 30 oldest across partitions (ids 0..29: produced in id order, so stamped in that order per partition).
-    const range = await admin.readTopicRange<{ id: number }>({ topic: wide, from: 0, to: Date.now() + 60_000, limit: 30 });
-    expect(range.records).toHaveLength(30);
+    // By time: the 30 oldest across partitions (stamped base + id × 10), in timestamp order, spread over all 6 partitions.
+    const range = await admin.readTopicRange<{ id: number }>({ topic: wide, from: base, to: base + 100_000, limit: 30 });
+    expect(range.records.map((r) => r.value.id)).toEqual(Array.from({ length: 30 }, (_, id) => id));
+    expect(range.records.map((r) => r.position.partition)).toEqual(Array.from({ length: 30 }, (_, id) => `${wide}:${id % 6}`));
     expect(range.complete).toBe(false);
   });
 
