@@ -523,8 +523,8 @@ async function readValue(redis: ReadOnlyRedis, inspected: Inspected, spec: ReadS
         entry['truncated'] = Object.keys(value).length < spec.fields.length;
         return entry;
       }
-      if (size !== undefined && size <= budget.remaining) {
-        // The whole hash fits in what is left: its values can be read directly.
+      if (size !== undefined && length <= EXACT_SIZE_MAX && size <= budget.remaining) {
+        // The whole hash fits in what is left (by its exact size, not a sampled estimate): read values directly.
         let fields: [string, string][];
         if (length <= limit) {
           const reply = await redis.read('HGETALL', key);

@@ -417,6 +417,29 @@ describe('redis_lookup against real Redis', () => {
     }
   });
 
+  it('does not trust a sampled MEMORY USAGE: a hash of over 10 000 fields with one huge field stays within the cap', async () => {
+    const hash = key('many-fields:hash');
+    const fields = Object.fromEntries(Array.from({ length: 10_001 }, (_, i) => [`f${String(i).padStart(5, '0')}`, 'v']));
+    await seed.hset(hash, { ...fields, huge: 'H'.repeat(4 * 1024 * 1024) });
+    const { client, received } = await countingClient();
+    try {
+      // Above the sampled estimate of the whole hash (~1 MiB: 10 001 small fields), below its 4 MiB field.
+      const maxBytes = 2 * 1024 * 1024;
+      const wired = await connect({ redis: { client, keyPrefixes: [allowed] }, limits: { maxRows: 10_000, maxBytes } });
+      const before = received();
+      const data = answer(await wired.call({ keys: [hash], limit: 10_000 }));
+      const bytes = received() - before;
+      expect(byKey(data, hash)).toMatchObject({ type: 'hash', length: 10_002, truncated: true });
+      const value = byKey(data, hash).value as Record<string, string>;
+      for (const [field, fieldValue] of Object.entries(value)) expect(fieldValue, field).toBe(fields[field]);
+      // Names (~10 000 x 14 bytes on the wire), sizes (~10 000 x 4) and small values; never the 4 MiB field.
+      expect(bytes).toBeLessThan(maxBytes);
+      console.info(`[mcp-redis] hash of 10 001 small fields + one 4 MiB field, 2 MiB cap: ${bytes} bytes read`);
+    } finally {
+      await client.quit();
+    }
+  });
+
   it('still bounds what it reads when Redis refuses MEMORY USAGE (sizes learnt from the pages read)', async () => {
     const list = key('no-memory:list');
     const hash = key('no-memory:hash');
