@@ -5,14 +5,15 @@
 #   scripts/services.sh status [service...]   one line per service; exit 1 when any is down
 #   scripts/services.sh down   [service...]   stop (data stays under .services/)
 #
-# Services, in start order: python (pyiceberg venv), redis, s3, iceberg-rest, kafka, postgres, mariadb, debezium.
+# Services, in start order: python (pyiceberg venv), redis, s3, iceberg-rest, kafka, schema-registry, postgres, mariadb,
+# debezium.
 # Each lives in scripts/services/<name>.sh and defines <name>_install, <name>_start, <name>_status, <name>_stop.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/services/lib.sh
 source "$ROOT/scripts/services/lib.sh"
 
-ALL=(python redis s3 iceberg-rest kafka postgres mariadb debezium)
+ALL=(python redis s3 iceberg-rest kafka schema-registry postgres mariadb debezium)
 action="${1:-status}"; shift || true
 if (($# > 0)); then selected=("$@"); else selected=("${ALL[@]}"); fi
 for name in "${selected[@]}"; do

@@ -24,6 +24,8 @@ export const services = {
     database: 'tributary',
   },
   kafkaConnectUrl: `http://127.0.0.1:${env('TRIBUTARY_CONNECT_PORT', '18083')}`,
+  /** Apicurio Registry's Confluent-compatible API (what a Confluent client calls the registry URL). */
+  schemaRegistryUrl: `http://127.0.0.1:${env('TRIBUTARY_SCHEMA_REGISTRY_PORT', '18081')}/apis/ccompat/v7`,
   icebergRestUrl: `http://127.0.0.1:${env('TRIBUTARY_ICEBERG_REST_PORT', '18181')}`,
   pythonBin: env('TRIBUTARY_PYTHON', `${process.cwd()}/.services/python/venv/bin/python`),
 } as const;
