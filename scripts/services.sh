@@ -36,7 +36,7 @@ case "$action" in
         state="started"
       fi
       t1=$(date +%s.%N)
-      printf '[services] %-12s %-10s %6.1fs\n' "$name" "$state" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')"
+      printf '[services] %-15s %-10s %6.1fs\n' "$name" "$state" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')"
     done
     printf '[services] all up in %ss\n' "$((SECONDS - total_start))"
     ;;
@@ -44,9 +44,9 @@ case "$action" in
     rc=0
     for name in "${selected[@]}"; do
       if detail="$("${name}_status" 2>&1)"; then
-        printf '%-12s up    %s\n' "$name" "$detail"
+        printf '%-15s up    %s\n' "$name" "$detail"
       else
-        printf '%-12s down  %s\n' "$name" "$detail"; rc=1
+        printf '%-15s down  %s\n' "$name" "$detail"; rc=1
       fi
     done
     exit $rc
