@@ -31,8 +31,8 @@ const fastRetry = { retries: 2, initialRetryTimeMs: 100, maxRetryTimeMs: 500 };
 /**
  * The authentication half of a Kafka broker, for one purpose: let a SASL PLAIN or OAUTHBEARER exchange succeed so
  * that kafkajs really sends the credentials and logs its successful-authentication path. It answers ApiVersions,
- * SaslHandshake and SaslAuthenticate (accepting anything) and hangs up on the first other request (Metadata). The real
- * test broker has no SASL listener, and the services are not ours to reconfigure.
+ * SaslHandshake and SaslAuthenticate (accepting anything) and hangs up on the first other request (Metadata). The shared
+ * test broker has no SASL listener; the full exchange against a real SASL broker is in kafka-sasl.test.ts.
  */
 async function fakeSaslBroker(): Promise<{ port: number; received: Buffer[]; close(): Promise<void> }> {
   const received: Buffer[] = [];
@@ -138,7 +138,7 @@ describe('kafka connector failures and secrets', { retry: 2 }, () => {
     const common = { brokers, retry: { retries: 1, initialRetryTimeMs: 100, maxRetryTimeMs: 200 }, clientLogLevel: 'debug' as const, connectionTimeoutMs: 2_000 };
     let tokenRequests = 0;
     const attempts: Promise<unknown>[] = [
-      // The test broker has no SASL listener: authentication fails, after kafkajs has logged its attempts.
+      // The shared test broker has no SASL listener: authentication fails, after kafkajs has logged its attempts.
       kafkaAdmin({ ...common, logger, sasl: { mechanism: 'plain', username: 'alice', password }, allowSaslPlainWithoutTls: true }).listTopics(),
       kafkaAdmin({ ...common, logger, sasl: { mechanism: 'scram-sha-512', username: 'alice', password } }).listTopics(),
       kafkaAdmin({ ...common, logger, sasl: { mechanism: 'scram-sha-256', username: 'alice', password } }).listTopics(),
