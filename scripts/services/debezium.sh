@@ -107,12 +107,7 @@ debezium_start() {
       </dev/null >"$DBZ_HOME/connect.out" 2>&1 &
     for _ in $(seq 1 50); do [[ -s "$DBZ_PIDFILE" ]] && break; sleep 0.1; done
   fi
-  local deadline=$((SECONDS + 180))
-  until _dbz_ready; do
-    pid_alive "$DBZ_PIDFILE" || die "debezium: the Connect worker exited during startup; see $DBZ_HOME/connect.log and $DBZ_HOME/connect.out"
-    ((SECONDS < deadline)) || die "debezium: Connect REST not ready after 180s; see $DBZ_HOME/connect.log"
-    sleep 0.5
-  done
+  await_started debezium "$DBZ_PIDFILE" 180 "$DBZ_HOME/connect.log" "Connect REST" _dbz_ready
 }
 
 debezium_status() {

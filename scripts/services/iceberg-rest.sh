@@ -92,12 +92,7 @@ iceberg-rest_start() {
       </dev/null >>"$ICEBERG_REST_HOME/server.log" 2>&1 &
     for _ in $(seq 1 50); do [[ -s "$ICEBERG_REST_PIDFILE" ]] && break; sleep 0.1; done
   fi
-  local deadline=$((SECONDS + 60))
-  until _iceberg_rest_ready; do
-    pid_alive "$ICEBERG_REST_PIDFILE" || { tail -n 20 "$ICEBERG_REST_HOME/server.log" >&2; die "iceberg-rest: the server exited during startup; see $ICEBERG_REST_HOME/server.log"; }
-    ((SECONDS < deadline)) || die "iceberg-rest: GET $ICEBERG_REST_URL/v1/config not answering after 60s; see $ICEBERG_REST_HOME/server.log"
-    sleep 0.2
-  done
+  await_started iceberg-rest "$ICEBERG_REST_PIDFILE" 60 "$ICEBERG_REST_HOME/server.log" "GET $ICEBERG_REST_URL/v1/config" _iceberg_rest_ready
 }
 
 iceberg-rest_status() {

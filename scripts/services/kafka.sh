@@ -94,12 +94,7 @@ kafka_start() {
       </dev/null >"$KAFKA_HOME/kafka.out" 2>&1 &
     for _ in $(seq 1 50); do [[ -s "$KAFKA_PIDFILE" ]] && break; sleep 0.1; done
   fi
-  local deadline=$((SECONDS + 120))
-  until _kafka_ready; do
-    pid_alive "$KAFKA_PIDFILE" || die "kafka: the broker exited during startup; see $KAFKA_HOME/server.log and $KAFKA_HOME/kafka.out"
-    ((SECONDS < deadline)) || die "kafka: not ready after 120s; see $KAFKA_HOME/server.log"
-    sleep 0.5
-  done
+  await_started kafka "$KAFKA_PIDFILE" 120 "$KAFKA_HOME/server.log" "the broker" _kafka_ready
 }
 
 kafka_status() {

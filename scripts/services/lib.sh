@@ -37,6 +37,18 @@ wait_for() {
 # pid_alive PIDFILE -> 0 when the process recorded in PIDFILE is running
 pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# await_started NAME PIDFILE TIMEOUT_SECONDS LOGFILE WHAT READY_COMMAND... -> polls READY_COMMAND until it succeeds;
+# dies (showing the log's tail) when the process in PIDFILE exits first, or when WHAT is not ready within the timeout
+await_started() {
+  local name="$1" pidfile="$2" timeout="$3" logfile="$4" what="$5"; shift 5
+  local deadline=$((SECONDS + timeout))
+  until "$@"; do
+    pid_alive "$pidfile" || { tail -n 20 "$logfile" >&2; die "$name: the server exited during startup; see $logfile"; }
+    ((SECONDS < deadline)) || die "$name: $what not ready after ${timeout}s; see $logfile"
+    sleep 0.2
+  done
+}
+
 # stop_pidfile NAME PIDFILE -> TERM, wait up to 30s, then KILL
 stop_pidfile() {
   local name="$1" pidfile="$2"

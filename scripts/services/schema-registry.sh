@@ -83,12 +83,7 @@ schema-registry_start() {
       </dev/null >>"$SCHEMA_REGISTRY_HOME/server.log" 2>&1 &
     for _ in $(seq 1 50); do [[ -s "$SCHEMA_REGISTRY_PIDFILE" ]] && break; sleep 0.1; done
   fi
-  local deadline=$((SECONDS + 90))
-  until _schema_registry_ready; do
-    pid_alive "$SCHEMA_REGISTRY_PIDFILE" || { tail -n 20 "$SCHEMA_REGISTRY_HOME/server.log" >&2; die "schema-registry: the server exited during startup; see $SCHEMA_REGISTRY_HOME/server.log"; }
-    ((SECONDS < deadline)) || die "schema-registry: GET $SCHEMA_REGISTRY_URL/apis/ccompat/v7/subjects not answering after 90s; see $SCHEMA_REGISTRY_HOME/server.log"
-    sleep 0.2
-  done
+  await_started schema-registry "$SCHEMA_REGISTRY_PIDFILE" 90 "$SCHEMA_REGISTRY_HOME/server.log" "GET $SCHEMA_REGISTRY_URL/apis/ccompat/v7/subjects" _schema_registry_ready
 }
 
 schema-registry_status() {
