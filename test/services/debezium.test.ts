@@ -10,7 +10,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { Admin, Consumer } from 'kafkajs';
 import pg from 'pg';
 import { services } from '../support/services.js';
-import { connect, until as untilEvery } from '../support/kafka-connect.js';
+import { connect, postgresConnectorConfig, until as untilEvery } from '../support/kafka-connect.js';
 
 const until: typeof untilEvery = (what, timeoutMs, probe) => untilEvery(what, timeoutMs, probe, 200);
 const id = randomBytes(4).toString('hex');
@@ -125,22 +125,8 @@ describe('debezium service (Postgres -> Kafka Connect -> Kafka)', () => {
     const created = await connect('POST', '/connectors', {
       name: connector,
       config: {
-        'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
-        'tasks.max': '1',
-        'plugin.name': 'pgoutput',
-        'database.hostname': services.postgres.host,
-        'database.port': String(services.postgres.port),
-        'database.user': services.postgres.user,
-        'database.password': services.postgres.password,
-        'database.dbname': services.postgres.database,
-        'topic.prefix': prefix,
-        'slot.name': slot,
-        'publication.name': publication,
-        'publication.autocreate.mode': 'filtered',
-        'table.include.list': `public.${table}`,
         // The table starts empty and we want c/u/d, not snapshot reads (op r): stream from the slot's creation on.
-        'snapshot.mode': 'no_data',
-        'tombstones.on.delete': 'true',
+        ...postgresConnectorConfig({ prefix, slot, publication, tables: [`public.${table}`] }),
       },
     });
     expect(created.status, JSON.stringify(created.json)).toBe(201);

@@ -37,3 +37,27 @@ export async function until<T>(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/**
+ * The configuration every test's Debezium PostgreSQL connector shares: pgoutput, the test database, a filtered
+ * publication over `tables` (schema-qualified), no initial snapshot, tombstones after deletes. Tests add their own keys.
+ */
+export function postgresConnectorConfig(options: { prefix: string; slot: string; publication: string; tables: readonly string[] }): Record<string, string> {
+  return {
+    'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
+    'tasks.max': '1',
+    'plugin.name': 'pgoutput',
+    'database.hostname': services.postgres.host,
+    'database.port': String(services.postgres.port),
+    'database.user': services.postgres.user,
+    'database.password': services.postgres.password,
+    'database.dbname': services.postgres.database,
+    'topic.prefix': options.prefix,
+    'slot.name': options.slot,
+    'publication.name': options.publication,
+    'publication.autocreate.mode': 'filtered',
+    'table.include.list': options.tables.join(','),
+    'snapshot.mode': 'no_data',
+    'tombstones.on.delete': 'true',
+  };
+}

@@ -18,7 +18,7 @@ import { dataOf, runOperator } from '@tributary/core/testing';
 import { changesToIntents, decodeDebezium } from '@tributary/connectors/debezium';
 import type { ChangeEvent, RowChangeEvent } from '@tributary/connectors/debezium';
 import { services } from '../../../../test/support/services.js';
-import { connect, until } from '../../../../test/support/kafka-connect.js';
+import { connect, postgresConnectorConfig, until } from '../../../../test/support/kafka-connect.js';
 
 const id = randomBytes(4).toString('hex');
 const prefix = `it_dbz_${id}`;
@@ -119,25 +119,11 @@ describe('Debezium decoder on real PostgreSQL change events', () => {
     const created = await connect('POST', '/connectors', {
       name: connector,
       config: {
-        'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
-        'tasks.max': '1',
-        'plugin.name': 'pgoutput',
-        'database.hostname': services.postgres.host,
-        'database.port': String(services.postgres.port),
-        'database.user': services.postgres.user,
-        'database.password': services.postgres.password,
-        'database.dbname': services.postgres.database,
-        'topic.prefix': prefix,
-        'slot.name': slot,
-        'publication.name': publication,
-        'publication.autocreate.mode': 'filtered',
-        'table.include.list': `public.${orders},public.${docs}`,
-        'snapshot.mode': 'no_data',
+        ...postgresConnectorConfig({ prefix, slot, publication, tables: [`public.${orders}`, `public.${docs}`] }),
         'decimal.handling.mode': 'precise',
         'provide.transaction.metadata': 'true',
         // Debezium skips truncates unless told otherwise.
         'skipped.operations': 'none',
-        'tombstones.on.delete': 'true',
       },
     });
     expect(created.status, JSON.stringify(created.json)).toBe(201);

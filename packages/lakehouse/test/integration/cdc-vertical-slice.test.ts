@@ -28,7 +28,7 @@ import { icebergSink } from '../../src/sink/iceberg-sink.js';
 import type { RowChange } from '../../src/sink/iceberg-sink.js';
 import { Table } from '../../src/table/table.js';
 import { services } from '../../../../test/support/services.js';
-import { connect, until as untilEvery } from '../../../../test/support/kafka-connect.js';
+import { connect, postgresConnectorConfig, until as untilEvery } from '../../../../test/support/kafka-connect.js';
 import { pyicebergRead, pyS3Properties } from '../support/pyiceberg.js';
 
 const until: typeof untilEvery = (what, timeoutMs, probe) => untilEvery(what, timeoutMs, probe, 50);
@@ -168,22 +168,8 @@ describe('CDC vertical slice: PostgreSQL -> Debezium -> Kafka -> Tributary -> Ic
     const created = await connect('POST', '/connectors', {
       name: connector,
       config: {
-        'connector.class': 'io.debezium.connector.postgresql.PostgresConnector',
-        'tasks.max': '1',
-        'plugin.name': 'pgoutput',
-        'database.hostname': services.postgres.host,
-        'database.port': String(services.postgres.port),
-        'database.user': services.postgres.user,
-        'database.password': services.postgres.password,
-        'database.dbname': services.postgres.database,
-        'topic.prefix': prefix,
-        'slot.name': slot,
-        'publication.name': publication,
-        'publication.autocreate.mode': 'filtered',
-        'table.include.list': `public.${pgTable}`,
-        'snapshot.mode': 'no_data',
+        ...postgresConnectorConfig({ prefix, slot, publication, tables: [`public.${pgTable}`] }),
         'decimal.handling.mode': 'precise',
-        'tombstones.on.delete': 'true',
       },
     });
     expect(created.status, JSON.stringify(created.json)).toBe(201);
