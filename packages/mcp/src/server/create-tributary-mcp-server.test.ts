@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { InvalidOptionsError } from '@tributary/core';
 import type { LogFields, Logger } from '@tributary/core';
 import { localObjectStore } from '@tributary/connectors/s3';
@@ -14,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KafkaAdminLike } from '../tools/kafka-tools.js';
 import { createTributaryMcpServer } from './create-tributary-mcp-server.js';
 import type { TributaryMcpConfig } from './create-tributary-mcp-server.js';
+import { callTool, resultData, resultText } from '../../test/support/tool-calls.js';
 
 const schema: IcebergSchema = {
   type: 'struct',
@@ -63,13 +63,9 @@ async function connect(config: Partial<TributaryMcpConfig> = {}): Promise<Client
   return client;
 }
 
-const call = async (client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> =>
-  (await client.callTool({ name, arguments: args })) as CallToolResult;
-const text = (result: CallToolResult): string => result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-const data = (result: CallToolResult): Record<string, unknown> => {
-  expect(result.isError, text(result)).not.toBe(true);
-  return result.structuredContent as Record<string, unknown>;
-};
+const call = callTool;
+const text = resultText;
+const data = resultData;
 
 describe('createTributaryMcpServer: lakehouse tools', () => {
   it('lists only allowlisted tables and registers no write tools by default', async () => {

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createTributaryMcpServer } from '../server/create-tributary-mcp-server.js';
 import type { TributaryMcpConfig } from '../server/create-tributary-mcp-server.js';
 import type { KafkaAdminLike } from './kafka-tools.js';
+import { callTool, resultData, resultText } from '../../test/support/tool-calls.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
@@ -66,13 +67,9 @@ async function connect(config: TributaryMcpConfig): Promise<Client> {
   return client;
 }
 
-const call = async (client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> =>
-  (await client.callTool({ name, arguments: args })) as CallToolResult;
-const text = (result: CallToolResult): string => result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-const data = (result: CallToolResult): Record<string, unknown> => {
-  expect(result.isError, text(result)).not.toBe(true);
-  return result.structuredContent as Record<string, unknown>;
-};
+const call = callTool;
+const text = resultText;
+const data = resultData;
 const alertTools = async (client: Client): Promise<string[]> =>
   (await client.listTools()).tools
     .map((tool) => tool.name)

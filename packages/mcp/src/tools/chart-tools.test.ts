@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTributaryMcpServer } from '../server/create-tributary-mcp-server.js';
 import type { TributaryMcpConfig } from '../server/create-tributary-mcp-server.js';
 import { pngStats } from './chart/png-stats.test-support.js';
+import { callTool, resultText } from '../../test/support/tool-calls.js';
 
 const schema: IcebergSchema = {
   type: 'struct',
@@ -63,9 +64,8 @@ async function connect(config: Partial<TributaryMcpConfig>): Promise<Client> {
   return client;
 }
 
-const call = async (client: Client, args: Record<string, unknown>): Promise<CallToolResult> =>
-  (await client.callTool({ name: 'create_chart', arguments: args })) as CallToolResult;
-const text = (result: CallToolResult): string => result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
+const call = (client: Client, args: Record<string, unknown>): Promise<CallToolResult> => callTool(client, 'create_chart', args);
+const text = resultText;
 /** A JSON tree to index into in assertions. */
 interface Tree {
   readonly [key: string]: Tree;

@@ -6,7 +6,6 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Alert, AlertRule } from '@tributary/core';
 import { kafkaAlertRules } from '@tributary/connectors/kafka';
 import { Kafka, logLevel } from 'kafkajs';
@@ -15,6 +14,7 @@ import { createTributaryMcpServer } from '../../src/index.js';
 import type { TributaryMcpConfig } from '../../src/index.js';
 import { brokers, fastGroup, kafkaTestKit, uniqueName, waitFor } from '../../../connectors/test/integration/kafka-helpers.js';
 import type { KafkaTestKit } from '../../../connectors/test/integration/kafka-helpers.js';
+import { callTool, resultData, resultText } from '../support/tool-calls.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const alertsTopic = uniqueName('mcp-alerts');
@@ -94,13 +94,9 @@ function alertFixture(n: number): Alert {
   };
 }
 
-const call = async (client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> =>
-  (await client.callTool({ name, arguments: args })) as CallToolResult;
-const text = (result: CallToolResult): string => result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-const data = (result: CallToolResult): Record<string, unknown> => {
-  expect(result.isError, text(result)).not.toBe(true);
-  return result.structuredContent as Record<string, unknown>;
-};
+const call = callTool;
+const text = resultText;
+const data = resultData;
 
 describe('alert tools against Kafka (SDK client, in-memory transport)', () => {
   let kit: KafkaTestKit;

@@ -13,6 +13,7 @@ import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTributaryMcpServer } from '../../src/index.js';
 import { services } from '../../../../test/support/services.js';
+import { callData, callTool, resultText } from '../support/tool-calls.js';
 
 const suffix = randomUUID().slice(0, 8);
 const topic = `mcp-offsets-${suffix}`;
@@ -62,13 +63,9 @@ afterAll(async () => {
   }
 });
 
-const callRaw = async (args: Record<string, unknown>): Promise<CallToolResult> => (await client.callTool({ name: 'read_topic', arguments: args })) as CallToolResult;
-const textOf = (result: CallToolResult): string => result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-const read = async (args: Record<string, unknown>): Promise<Record<string, unknown>> => {
-  const result = await callRaw(args);
-  expect(result.isError, textOf(result)).not.toBe(true);
-  return result.structuredContent as Record<string, unknown>;
-};
+const callRaw = (args: Record<string, unknown>): Promise<CallToolResult> => callTool(client, 'read_topic', args);
+const textOf = resultText;
+const read = (args: Record<string, unknown>): Promise<Record<string, unknown>> => callData(client, 'read_topic', args);
 const expectedRecords = (partition: number, from: number, to: number) =>
   produced
     .filter((p) => p.partition === partition && p.offset >= from && p.offset < to)

@@ -20,6 +20,7 @@ import { createTributaryMcpServer, serveHttp } from '../../src/index.js';
 import type { HttpEndpoint } from '../../src/index.js';
 import { pyicebergRead, sortRows } from '../../../lakehouse/test/support/pyiceberg.js';
 import { services } from '../../../../test/support/services.js';
+import { callData } from '../support/tool-calls.js';
 
 const schema: IcebergSchema = {
   type: 'struct',
@@ -99,12 +100,7 @@ afterAll(async () => {
   if (root !== undefined) await rm(root, { recursive: true, force: true });
 });
 
-const call = async (name: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> => {
-  const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
-  const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-  expect(result.isError, text).not.toBe(true);
-  return result.structuredContent as Record<string, unknown>;
-};
+const call = (name: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> => callData(client, name, args);
 
 /** MCP rows (JSON: small longs as numbers) in pyiceberg's canonical form (longs as strings). */
 const canonical = (rows: unknown): Record<string, unknown>[] =>

@@ -20,6 +20,7 @@ import type { Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pyicebergRead, sortRows } from '../../../lakehouse/test/support/pyiceberg.js';
 import { services } from '../../../../test/support/services.js';
+import { callData } from '../support/tool-calls.js';
 
 const cli = resolve(import.meta.dirname, '../../dist/cli.js');
 const suffix = randomUUID().slice(0, 8);
@@ -86,12 +87,7 @@ afterAll(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
-const call = async (name: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> => {
-  const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
-  const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-  expect(result.isError, text).not.toBe(true);
-  return result.structuredContent as Record<string, unknown>;
-};
+const call = (name: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> => callData(client, name, args);
 
 const canonical = (rows: unknown): Record<string, unknown>[] =>
   sortRows(

@@ -21,6 +21,7 @@ import type { TributaryMcpConfig } from '../../src/index.js';
 import { pyicebergRead } from '../../../lakehouse/test/support/pyiceberg.js';
 import type { PyicebergRead } from '../../../lakehouse/test/support/pyiceberg.js';
 import { services } from '../../../../test/support/services.js';
+import { callData, callTool, resultText } from '../support/tool-calls.js';
 
 const schema: IcebergSchema = {
   type: 'struct',
@@ -131,14 +132,9 @@ afterAll(async () => {
   if (root !== undefined) await rm(root, { recursive: true, force: true });
 });
 
-const textOf = (result: CallToolResult): string => result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-const callRaw = async (name: string, args: Record<string, unknown>, c: Client = client): Promise<CallToolResult> =>
-  (await c.callTool({ name, arguments: args })) as CallToolResult;
-const call = async (name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> => {
-  const result = await callRaw(name, args);
-  expect(result.isError, textOf(result)).not.toBe(true);
-  return result.structuredContent as Record<string, unknown>;
-};
+const textOf = resultText;
+const callRaw = (name: string, args: Record<string, unknown>, c: Client = client): Promise<CallToolResult> => callTool(c, name, args);
+const call = (name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> => callData(client, name, args);
 
 // ---- the independent computation, over pyiceberg's rows ----
 

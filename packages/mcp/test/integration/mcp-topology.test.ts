@@ -22,6 +22,7 @@ import { z } from 'zod';
 import { createTributaryMcpServer } from '../../src/index.js';
 import type { TributaryMcpConfig } from '../../src/index.js';
 import { services } from '../../../../test/support/services.js';
+import { callData, callTool, resultText } from '../support/tool-calls.js';
 
 const brokers = [...services.kafkaBrokers];
 const suffix = randomUUID().slice(0, 8);
@@ -56,14 +57,10 @@ async function connect(config: Partial<TributaryMcpConfig>, readable: { topics?:
   return client;
 }
 
-const textOf = (result: CallToolResult): string => result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-  const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
-  expect(result.isError, textOf(result)).not.toBe(true);
-  return result.structuredContent as Record<string, unknown>;
-}
+const textOf = resultText;
+const call = callData;
 async function refused(client: Client, name: string, args: Record<string, unknown>): Promise<string> {
-  const result = (await client.callTool({ name, arguments: args })) as CallToolResult;
+  const result = await callTool(client, name, args);
   expect(result.isError, textOf(result)).toBe(true);
   return textOf(result);
 }
